@@ -1,0 +1,54 @@
+"""Column names used across roomrec, defined once.
+
+Raw string ids (``user_id``, ``room_id``) and the dense integer indexes that ALS needs
+(``user_idx``, ``room_idx``) have different names on purpose: ALS silently truncates
+anything that is not an int, so a mix-up must fail loudly as a missing column.
+"""
+
+# Raw events
+EVENT_ID = "event_id"
+TS = "ts"
+USER_ID = "user_id"
+EVENT_TYPE = "event_type"
+ROOM_ID = "room_id"
+SCREEN = "screen"
+
+# Rooms and users tables
+OWNER_ID = "owner_id"
+NAME = "name"
+DESCRIPTION = "description"
+TAGS = "tags"
+CATEGORY = "category"
+LANGUAGE = "language"
+CREATED_AT = "created_at"
+IS_PUBLIC = "is_public"
+REGISTERED_AT = "registered_at"
+
+# Visits: one row per stay of a user in a room
+START_TS = "start_ts"
+END_TS = "end_ts"
+DWELL_S = "dwell_s"
+IS_IMPUTED = "is_imputed"
+
+# Interactions: one row per (user, room)
+VISIT_COUNT = "visit_count"
+DWELL_TOTAL_S = "dwell_total_s"
+FIRST_VISIT_TS = "first_visit_ts"
+LAST_VISIT_TS = "last_visit_ts"
+IS_OWN_ROOM = "is_own_room"
+CONFIDENCE = "confidence"
+
+# Dense integer indexes for ALS
+USER_IDX = "user_idx"
+ROOM_IDX = "room_idx"
+
+# Recommendation lists: one row per (user, recommended room)
+SCORE = "score"
+POSITION = "position"  # 1-based rank in the user's list
+SOURCE = "source"  # which model produced the row, for example "als" or "popularity"
+
+# Planted ground truth written by the generator
+AFFINITY = "affinity"
+
+EVENT_TYPES = ("room_enter", "room_leave", "screen_view", "click", "chat_message")
+ROOM_EVENT_TYPES = ("room_enter", "room_leave", "chat_message")
