@@ -11,9 +11,10 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping, Optional
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ DEFAULT_CONF: dict[str, str] = {
 }
 
 
-def java_major_version(java: str) -> Optional[int]:
+def java_major_version(java: str) -> int | None:
     """Return the major version of the ``java`` executable, or None if it does not run."""
     try:
         result = subprocess.run(
@@ -105,7 +106,7 @@ def _ensure_pyspark_importable() -> None:
 def get_spark(
     app_name: str = "roomrec",
     master: str = "",
-    conf: Optional[Mapping[str, object]] = None,
+    conf: Mapping[str, object] | None = None,
     shuffle_partitions: int = 0,
     checkpoint_dir: str = "",
     log_level: str = "ERROR",
@@ -156,6 +157,9 @@ def get_spark(
         # A local session talks only to itself; binding to loopback avoids a
         # hostname lookup that picks an external interface.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python workers must import the same packages as the driver; without this
+        # Spark starts whichever ``python3`` comes first on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if chosen_master:
         builder = builder.master(chosen_master)
     elif "spark.master" not in settings:

@@ -1,0 +1,119 @@
+"""Produce the top-N rooms for every user: the output the product serves."""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from roomrec import columns as C
+from roomrec.als import recommend_top_k, seen_headroom
+from roomrec.baselines import global_popularity
+from roomrec.topk import exclude_seen, fill_with_fallback
+
+logger = logging.getLogger(__name__)
+
+
+def excluded_pairs(
+    interactions: DataFrame,
+    rooms: DataFrame,
+    user_index: DataFrame,
+    room_index: DataFrame,
+    *,
+    exclude_visited: bool,
+) -> DataFrame:
+    """Return (``user_idx``, ``room_idx``) pairs never to recommend.
+
+    A user's own rooms are always excluded (owners find their rooms without help), and
+    the rooms they already visited when ``exclude_visited`` is set.
+    """
+    own = (
+        rooms
+        .select(F.col(C.OWNER_ID).alias(C.USER_ID), C.ROOM_ID)
+        .join(user_index, on=C.USER_ID, how="inner")
+        .join(room_index, on=C.ROOM_ID, how="inner")
+        .select(C.USER_IDX, C.ROOM_IDX)
+    )
+    if not exclude_visited:
+        return own
+    visited = interactions.select(C.USER_IDX, C.ROOM_IDX)
+    return own.unionByName(visited).distinct()
+
+
+def recommend_for_all(
+    model: ALSModel,
+    interactions: DataFrame,
+    rooms: DataFrame,
+    user_index: DataFrame,
+    room_index: DataFrame,
+    *,
+    top_n: int,
+    exclude_visited: bool = True,
+) -> DataFrame:
+    """Return top-N rooms for every user in ``user_index``, with ids and sources.
+
+    Non-public rooms and excluded pairs are removed from the ALS list; users the model
+    does not know (no training interactions) and users whose filtered list is short get
+    the most popular public rooms they may see, marked with source ``popularity``.
+
+    Returns
+    -------
+    DataFrame
+        ``user_id``, ``room_id``, ``position`` (1-based), ``score`` and ``source``.
+    """
+    public_rooms = (
+        rooms
+        .filter(F.col(C.IS_PUBLIC))
+        .join(room_index, on=C.ROOM_ID, how="inner")
+        .select(C.ROOM_IDX)
+    )
+    excluded = excluded_pairs(
+        interactions, rooms, user_index, room_index, exclude_visited=exclude_visited
+    )
+    users = user_index.select(C.USER_IDX)
+    headroom = seen_headroom(excluded, users) + _private_headroom(rooms, top_n)
+    als_lists = (
+        recommend_top_k(model, users, k=top_n + headroom)
+        .join(public_rooms, on=C.ROOM_IDX, how="left_semi")
+    )
+    als_lists = exclude_seen(als_lists, excluded, k=top_n).withColumn(C.SOURCE, F.lit("als"))
+    public_interactions = interactions.join(public_rooms, on=C.ROOM_IDX, how="left_semi")
+    fallback = global_popularity(
+        public_interactions, users, k=top_n + headroom, exclude_seen=False
+    )
+    fallback = exclude_seen(fallback, excluded, k=top_n)
+    lists = fill_with_fallback(als_lists, fallback, users, k=top_n)
+    return (
+        lists
+        .join(user_index, on=C.USER_IDX, how="inner")
+        .join(room_index, on=C.ROOM_IDX, how="inner")
+        .select(C.USER_ID, C.ROOM_ID, C.POSITION, C.SCORE, C.SOURCE)
+    )
+
+
+def _private_headroom(rooms: DataFrame, top_n: int) -> int:
+    """Return extra rooms to fetch so that removing private rooms still leaves ``top_n``.
+
+    The expected number of private rooms in a list of ``top_n`` public ones is
+    ``top_n * p / (1 - p)`` for a private share ``p``; twice that covers most users.
+    """
+    # NOTE: this assumes private rooms score like public ones; users whose lists hold
+    # more private rooms than that get the rest from the popularity fallback.
+    share = rooms.agg(F.avg((~F.col(C.IS_PUBLIC)).cast("double")).alias("p")).first()["p"] or 0.0
+    share = min(share, 0.9)
+    return int(2 * top_n * share / (1 - share)) + 1
+
+
+def summarize_sources(recommendations: DataFrame) -> DataFrame:
+    """Return rows and users per source, to see how much the fallback serves."""
+    return (
+        recommendations
+        .groupBy(C.SOURCE)
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.countDistinct(C.USER_ID).alias("users"),
+        )
+        .orderBy(C.SOURCE)
+    )
