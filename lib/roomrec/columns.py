@@ -47,6 +47,23 @@ SCORE = "score"
 POSITION = "position"  # 1-based rank in the user's list
 SOURCE = "source"  # which model produced the row, for example "als" or "popularity"
 
+# Splits
+SPLIT = "split"  # "train", "validation" or "test" in a random split written to Parquet
+
+# Room popularity in training, used by the popularity baselines and list metrics
+N_USERS = "n_users"  # distinct training users of a room
+POPULARITY_RANK = "popularity_rank"  # 1 = most popular, ties broken by room_idx
+
+# Per-user ranking metrics at K
+N_RELEVANT = "n_relevant"  # distinct relevant rooms of the user
+N_HITS = "n_hits"  # relevant rooms among the user's top K
+PRECISION = "precision"
+RECALL = "recall"
+NDCG = "ndcg"
+AP = "ap"  # average precision at K; its mean over users is MAP@K
+HIT = "hit"  # 1.0 when the top K contains a relevant room
+RR = "rr"  # reciprocal rank of the first relevant room in the top K
+
 # Planted ground truth written by the generator
 AFFINITY = "affinity"
 
