@@ -69,3 +69,11 @@ AFFINITY = "affinity"
 
 EVENT_TYPES = ("room_enter", "room_leave", "screen_view", "click", "chat_message")
 ROOM_EVENT_TYPES = ("room_enter", "room_leave", "chat_message")
+
+# Ingestion accounting: rejected records and flagged bot users
+RAW_RECORD = "raw"  # the input line, or the record as JSON for Parquet input
+REASON = "reason"  # stable reason code, documented in docs/input-schemas.md
+SOURCE_FILE = "source_file"
+PEAK_EVENTS_PER_DAY = "peak_events_per_day"
+PEAK_ROOMS_PER_DAY = "peak_rooms_per_day"
+TOTAL_EVENTS = "total_events"
