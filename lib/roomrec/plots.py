@@ -120,3 +120,16 @@ def metric_by_k(table: pd.DataFrame, *, metric: str, slice_name: str):
     axes.set(title=f"{metric}@K, {slice_name} slice", xlabel="K", ylabel=metric)
     axes.legend(fontsize="small")
     return figure
+
+
+def confidence_histogram(histogram: pd.DataFrame):
+    """Plot how many (user, room) pairs have each confidence value."""
+    figure, axes = plt.subplots()
+    width = (
+        histogram["confidence_from"].diff().median() if len(histogram) > 1 else 1.0
+    )
+    axes.bar(histogram["confidence_from"], histogram["pairs"], width=width, align="edge")
+    axes.set_yscale("log")
+    axes.set(title="Confidence per (user, room) pair", xlabel="confidence",
+             ylabel="pairs (log scale)")
+    return figure

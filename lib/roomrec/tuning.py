@@ -14,7 +14,7 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
 from pyspark.sql import DataFrame
@@ -76,6 +76,8 @@ class TuningData:
     users: DataFrame  # evaluation users: user_idx
     fallback: DataFrame  # popularity list for users the model cannot serve
     k: int
+    seen: DataFrame | None = None  # pairs never to recommend; default: the train pairs
+    summary: Any = None  # pandas table describing the data, for the notebook
 
 
 def run_trials(
@@ -111,7 +113,8 @@ def run_trials(
             seed=seed,
         )
         fitted = time.monotonic()
-        recs = recommend_top_k(model, data.users, k=data.k, seen=data.train)
+        seen = data.seen if data.seen is not None else data.train
+        recs = recommend_top_k(model, data.users, k=data.k, seen=seen)
         lists = fill_with_fallback(recs, data.fallback, data.users, k=data.k)
         values = ranking_metrics(lists, data.relevant, k=data.k, users=data.users)
         row = {**trial, **values,
