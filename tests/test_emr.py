@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+
 from roomrec import emr
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

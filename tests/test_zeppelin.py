@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from roomrec import zeppelin
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -142,7 +143,7 @@ def test_every_pyspark_paragraph_compiles(exported, notebook):
 def test_parameters_become_note_forms(exported, notebook):
     nb = nbformat.read(notebook, as_version=4)
     expected: dict = {}
-    exec(_parameters_cell(nb), {}, expected)  # the cell holds literals only
+    exec(_parameters_cell(nb), {}, expected)  # the cell contains literals only
     expected = {name: value for name, value in expected.items() if not name.startswith("__")}
     note = _note_for(exported, notebook)
 

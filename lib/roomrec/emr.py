@@ -6,7 +6,7 @@ session talks to YARN in client mode. This module builds the ``aws emr`` command
 that route from ``emr-bootstrap/cluster.yaml`` (cluster settings) and a params file
 (notebook parameters), and prints them or runs them.
 
-It also holds two helpers for the interactive routes: ``package_zip`` ships the package to
+It also contains two helpers for the interactive routes: ``package_zip`` ships the package to
 executors without the bootstrap action, and ``find_remote_errors`` finds Spark errors that
 a sparkmagic kernel reports as text on stderr instead of as an error.
 """
@@ -63,7 +63,7 @@ REQUIRED_BOOTSTRAP_KEYS = ("script", "wheel", "python")
 # Lines that sparkmagic writes to stderr when a remote statement fails. sparkmagic
 # (jupyter-incubator/sparkmagic, sparkmagic/utils/constants.py and the default
 # fatal_error_suggestion) sends these as a stderr stream, not as an error output, so
-# papermill sees a successful cell.
+# papermill records the cell as successful.
 REMOTE_ERROR_MARKERS = (
     "An error was encountered:",
     "An internal error was encountered.",
@@ -81,7 +81,7 @@ class ExecutorSizing:
     """Executor layout for a YARN cluster of identical core nodes.
 
     Memory values are MiB. ``spare_node_memory_mb`` is the YARN memory left on each node
-    after its executors, which must hold the client-mode ApplicationMaster container.
+    after its executors, which must fit the client-mode ApplicationMaster container.
     """
 
     executors_per_node: int
@@ -126,7 +126,7 @@ def size_executors(
         vCPUs left to the NodeManager, DataNode and operating system.
     overhead_fraction, min_overhead_mb : float, int
         Off-heap overhead per executor, as in ``spark.executor.memoryOverhead``
-        (Spark's default is 10% with a 384 MiB minimum). It also holds the Python
+        (Spark's default is 10% with a 384 MiB minimum). It also covers the Python
         workers, because ``spark.executor.pyspark.memory`` is not set.
     tasks_per_core : int
         Shuffle partitions per task slot; the Spark tuning guide suggests 2-3.

@@ -3,10 +3,10 @@
 Each Jupyter notebook becomes one Zeppelin 0.10 note file (``NAME_NOTEID.zpln``, the
 JSON that Zeppelin 0.9 and later store; EMR 7 ships Zeppelin 0.10 and 0.11). Markdown
 cells become ``%md`` paragraphs, code cells ``%spark.pyspark`` paragraphs. The cell
-tagged ``parameters`` becomes note-level input forms (``noteForms`` and ``noteParams``),
-read in its paragraph with ``z.noteTextbox`` and ``z.noteSelect`` with the notebook's
-defaults, so a data scientist can change, say, ``alpha`` at the top of the note and run
-it again. Zeppelin's Spark interpreter provides ``spark``, which the notebooks'
+tagged ``parameters`` becomes note-level input forms (``noteForms`` and ``noteParams``)
+with the notebook's defaults. Its paragraph reads them with ``z.noteTextbox`` and
+``z.noteSelect``, so a data scientist can change, say, ``alpha`` at the top of the note
+and run it again. Zeppelin's Spark interpreter provides ``spark``, which the notebooks'
 ``get_spark()`` call reuses.
 
 IPython magics that Zeppelin's Python does not run are removed: line magics and shell
@@ -146,13 +146,13 @@ def export_notebooks(notebook_dir: str, out_dir: str) -> list[Path]:
     Raises
     ------
     FileNotFoundError
-        If ``notebook_dir`` does not exist or holds no ``.ipynb`` file.
+        If ``notebook_dir`` does not exist or contains no ``.ipynb`` file.
     """
     source_dir = Path(notebook_dir)
     if not source_dir.is_dir():
         raise FileNotFoundError(
             f"notebook folder not found: {notebook_dir}; pass --notebooks with the folder "
-            "that holds the .ipynb files"
+            "that contains the .ipynb files"
         )
     notebooks = sorted(source_dir.glob("*.ipynb"))
     if not notebooks:
@@ -206,9 +206,9 @@ def parameters_to_forms(source: str) -> tuple[str, dict[str, dict], dict[str, st
     """Turn a literal parameters cell into Zeppelin note-form code.
 
     Each ``name = literal`` line becomes a read of a note-level form with the literal as
-    its default: a text box for str, int and float (cast back with ``int`` or ``float``),
-    a True/False select for bool, and a text box holding the Python literal for other
-    values (lists, dicts, None), read back with ``ast.literal_eval``. Comments stay.
+    its default. str, int and float values get a text box (cast back with ``int`` or
+    ``float``), and bool values a True/False select. Other values (lists, dicts, None) get
+    a text box with the Python literal, read back with ``ast.literal_eval``. Comments stay.
     Statements that are not literal assignments are kept as they are and get no form.
 
     Returns
