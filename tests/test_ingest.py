@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from roomrec import columns as C
 from roomrec.ingest import (
     ReconciliationError,

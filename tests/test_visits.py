@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from roomrec import columns as C
 from roomrec.bots import exclude_bots, flag_bots
 from roomrec.visits import VISIT_COLUMNS, build_visits

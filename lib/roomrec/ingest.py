@@ -17,16 +17,16 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from roomrec import columns as C
-from roomrec.event_parsing import (
+from roomrec.record_parsing import (
     BLANK,
     EVENT_FIELDS,
     MALFORMED,
     MALFORMED_REASON,
-    TS_VALUE,
-    csv_header,
+    first_line,
     parse_csv_lines,
     parse_json_lines,
     parse_parquet,
+    split_header,
     type_ok_column,
 )
 from roomrec.sources import resolve_input
@@ -62,7 +62,8 @@ class IngestResult:
         ``raw`` (the input record as text), ``reason`` (a reason code) and ``source_file``.
     counts : dict
         ``read``, ``accepted``, ``rejected`` (reason code to count), ``duplicates_removed``,
-        plus ``input_format`` and ``source``. Plain Python values, small enough to log.
+        ``repaired`` (repair code to count of records changed but kept), plus ``source``,
+        ``input_format`` and ``files``. Plain Python values, small enough to log.
     """
 
     accepted: DataFrame
@@ -96,6 +97,25 @@ def parse_utc_bound(value: str, name: str) -> int:
     return (moment - epoch) // dt.timedelta(microseconds=1)
 
 
+def ts_bounds(min_ts: str, max_ts: str) -> tuple[int, int]:
+    """Return the plausible ``ts`` range in epoch microseconds; empty ``max_ts`` is now + 1 day.
+
+    Raises
+    ------
+    ValueError
+        If a bound is not ISO-8601 or the range is empty.
+    """
+    min_micros = parse_utc_bound(min_ts, "min_ts")
+    if max_ts:
+        max_micros = parse_utc_bound(max_ts, "max_ts")
+    else:
+        tomorrow = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
+        max_micros = parse_utc_bound(tomorrow.isoformat(), "max_ts")
+    if max_micros <= min_micros:
+        raise ValueError(f"max_ts {max_ts!r} must be later than min_ts {min_ts!r}")
+    return min_micros, max_micros
+
+
 def parse_iso_ts(text: Column) -> Column:
     """Convert ISO-8601 strings to UTC timestamps; null where the text is not ISO-8601.
 
@@ -107,7 +127,7 @@ def parse_iso_ts(text: Column) -> Column:
     return F.when(trimmed.rlike(ISO_TS_PATTERN), zoned.cast("timestamp"))
 
 
-def _first_failing(checks: list[tuple[Column, str]]) -> Column:
+def first_failing_reason(checks: list[tuple[Column, str]]) -> Column:
     """Return the reason of the first failing check, or null when all pass."""
     reason = F.lit(None).cast("string")
     for failed, code in reversed(checks):
@@ -141,7 +161,7 @@ def _rejection_reason(ts: Column, min_micros: int, max_micros: int, max_id_lengt
             "ts_out_of_range",
         ),
     ]
-    reason = _first_failing(checks)
+    reason = first_failing_reason(checks)
     # The malformed check carries the format-specific code (malformed_json, malformed_csv).
     return F.when(reason == F.lit("malformed"), F.col(MALFORMED_REASON)).otherwise(reason)
 
@@ -150,7 +170,7 @@ def classify_events(
     parsed: DataFrame, *, min_micros: int, max_micros: int, max_id_length: int
 ) -> DataFrame:
     """Add typed ``ts``, ``reason`` and duplicate rank columns to a parsed event frame."""
-    ts = F.coalesce(F.col(TS_VALUE), parse_iso_ts(F.col(C.TS)))
+    ts = parse_iso_ts(F.col(C.TS))
     reason = _rejection_reason(F.col("_ts_parsed"), min_micros, max_micros, max_id_length)
     # An empty room_id on an event that needs no room carries no information.
     room_id = F.when(F.trim(F.col(C.ROOM_ID)) != F.lit(""), F.col(C.ROOM_ID))
@@ -244,22 +264,16 @@ def read_events(
     Persist them when both are used on large data.
     """
     files = resolve_input(spark, path, input_format, start_date, end_date)
-    min_micros = parse_utc_bound(min_ts, "min_ts")
-    if max_ts:
-        max_micros = parse_utc_bound(max_ts, "max_ts")
-    else:
-        tomorrow = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)
-        max_micros = parse_utc_bound(tomorrow.isoformat(), "max_ts")
-    if max_micros <= min_micros:
-        raise ValueError(f"max_ts {max_ts!r} must be later than min_ts {min_ts!r}")
+    min_micros, max_micros = ts_bounds(min_ts, max_ts)
     if max_id_length < 1:
         raise ValueError(f"max_id_length must be at least 1, got {max_id_length}")
 
     if files.input_format == "json":
         parsed = parse_json_lines(spark, files.paths)
     elif files.input_format == "csv":
-        columns = csv_header(spark, files.paths[0], ",")
-        parsed = parse_csv_lines(spark, files.paths, columns, sep=",", header=True)
+        header_line = first_line(spark, files.paths[0])
+        columns = split_header(header_line, ",")
+        parsed = parse_csv_lines(spark, files.paths, columns, sep=",", header_line=header_line)
     else:
         parsed = parse_parquet(spark, files.paths)
 
@@ -288,6 +302,7 @@ def read_events(
         "accepted": accepted_count,
         "rejected": rejected_counts,
         "duplicates_removed": duplicates,
+        "repaired": {},
     }
     logger.info(
         "read %d event records from %d files: %d accepted, %d rejected, %d duplicates removed",
@@ -377,6 +392,9 @@ def reconcile(counts: dict[str, Any]) -> pd.DataFrame:
     ]
     rows += [_table_row("rejected", code, number, read) for code, number in rejected.items()]
     rows.append(_table_row("repaired", "duplicate_removed", duplicates, read))
+    # Other repairs change accepted records without removing them, for example a capped dwell.
+    for code, number in counts.get("repaired", {}).items():
+        rows.append(_table_row("repaired", code, number, read))
     total = accepted + sum(rejected.values()) + duplicates
     if total != read:
         raise ReconciliationError(

@@ -1,14 +1,16 @@
-"""Parse raw event records into string fields without losing the raw text.
+"""Parse raw records into string fields without losing the raw text.
 
 Every input format is turned into one frame with the raw record, its file, flags for
-blank and malformed records, the six event fields as strings (null when absent or JSON
-null) and, per field, whether its JSON value was a string. :mod:`roomrec.ingest` then
-classifies that frame; nothing here drops a record.
+blank and malformed records, the requested fields as strings (null when absent or JSON
+null) and, per field, whether its JSON value was a string. The callers in
+:mod:`roomrec.ingest` and :mod:`roomrec.adapters` classify that frame; nothing here drops
+a record, apart from the header lines of delimited files.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -24,7 +26,6 @@ EVENT_FIELDS = (C.EVENT_ID, C.TS, C.USER_ID, C.EVENT_TYPE, C.ROOM_ID, C.SCREEN)
 BLANK = "_blank"
 MALFORMED = "_malformed"
 MALFORMED_REASON = "_malformed_reason"
-TS_VALUE = "_ts_value"  # already a timestamp (Parquet); null for text formats
 _CORRUPT = "_corrupt_record"
 _TEXT = "_text"
 
@@ -39,9 +40,9 @@ def _strip_bom(column: Column) -> Column:
     return F.regexp_replace(column, "^\ufeff", "")
 
 
-def _read_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
+def _read_lines(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
     return (
-        spark.read.text(paths)
+        spark.read.text(list(paths))
         .select(
             F.col("value").alias(C.RAW_RECORD),
             F.input_file_name().alias(C.SOURCE_FILE),
@@ -65,10 +66,24 @@ def _json_value_is_string(field: str) -> Column:
     return F.col(field).isNull() | (first_char == F.lit('"'))
 
 
-def parse_json_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """Parse JSON lines (plain or compressed) into the common parsed frame."""
+def parse_json_lines(
+    spark: SparkSession,
+    paths: Sequence[str],
+    fields: Sequence[str] = EVENT_FIELDS,
+    check_types: bool = True,
+) -> DataFrame:
+    """Parse JSON lines (plain or compressed) into the common parsed frame.
+
+    Parameters
+    ----------
+    fields : sequence of str
+        Top-level keys to extract, each as a string.
+    check_types : bool
+        Whether to flag values that are not JSON strings; when false, numbers and booleans
+        are accepted as their JSON text.
+    """
     schema = T.StructType(
-        [T.StructField(field, T.StringType()) for field in EVENT_FIELDS]
+        [T.StructField(field, T.StringType()) for field in fields]
         + [T.StructField(_CORRUPT, T.StringType())]
     )
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
@@ -84,42 +99,48 @@ def parse_json_lines(spark: SparkSession, paths: list[str]) -> DataFrame:
         BLANK,
         malformed.alias(MALFORMED),
         F.lit("malformed_json").alias(MALFORMED_REASON),
-        *[F.when(~malformed, F.col(f"_json.{field}")).alias(field) for field in EVENT_FIELDS],
-        F.lit(None).cast("timestamp").alias(TS_VALUE),
+        *[F.when(~malformed, F.col(f"_json.{field}")).alias(field) for field in fields],
     )
-    for field in EVENT_FIELDS:
-        frame = frame.withColumn(type_ok_column(field), _json_value_is_string(field))
+    for field in fields:
+        type_ok = _json_value_is_string(field) if check_types else F.lit(True)
+        frame = frame.withColumn(type_ok_column(field), type_ok)
     return frame.drop(_TEXT)
 
 
-def csv_header(spark: SparkSession, path: str, sep: str) -> list[str]:
-    """Read the column names from the first line of a CSV file."""
+def first_line(spark: SparkSession, path: str) -> str:
+    """Return the first line of a text file without a byte order mark, or ``""``."""
     first = spark.read.text(path).limit(1).collect()
     if not first:
-        return []
-    line = first[0][0].lstrip("\ufeff")
+        return ""
+    return first[0][0].lstrip("\ufeff")
+
+
+def split_header(line: str, sep: str) -> list[str]:
+    """Split a header line into column names, dropping quotes and surrounding spaces."""
     return [name.strip().strip('"') for name in line.split(sep)]
 
 
 def parse_csv_lines(
     spark: SparkSession,
-    paths: list[str],
-    columns: list[str],
+    paths: Sequence[str],
+    columns: Sequence[str],
     sep: str = ",",
-    header: bool = True,
+    header_line: str = "",
+    fields: Sequence[str] = EVENT_FIELDS,
 ) -> DataFrame:
     """Parse delimited text lines, keeping each raw line.
 
     Parameters
     ----------
-    columns : list of str
-        Names of the fields in file order. Names outside the event fields are parsed and
-        ignored.
+    columns : sequence of str
+        Names of the columns in file order.
     sep : str
-        Field separator.
-    header : bool
-        Whether each file starts with a header line; lines equal to the header are skipped
-        and not counted as records.
+        Column separator, for example ``","`` or ``"\\t"``.
+    header_line : str
+        The header line of the files, or ``""`` when they have none. Lines equal to it are
+        skipped and are not counted as records.
+    fields : sequence of str
+        Columns to output; a field not among ``columns`` is null in every row.
     """
     names = [f"_csv_{index}" for index in range(len(columns))]
     schema = T.StructType(
@@ -128,18 +149,17 @@ def parse_csv_lines(
     )
     options = {"sep": sep, "mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
     lines = _read_lines(spark, paths)
-    if header:
-        header_line = sep.join(columns)
-        lines = lines.filter(F.trim(F.col(_TEXT)) != F.lit(header_line))
+    if header_line:
+        lines = lines.filter(F.trim(F.col(_TEXT)) != F.lit(header_line.strip()))
     parsed = lines.withColumn("_csv", F.from_csv(F.col(_TEXT), schema.simpleString(), options))
-    # from_csv fills the corrupt-record column when a line has too few or too many fields.
+    # from_csv fills the corrupt-record column when a line has too few or too many columns.
     malformed = ~F.col(BLANK) & (F.col("_csv").isNull() | F.col(f"_csv.{_CORRUPT}").isNotNull())
     by_name = dict(zip(columns, names))
-    fields = [
+    selected = [
         F.when(~malformed, F.col(f"_csv.{by_name[field]}")).alias(field)
         if field in by_name
         else F.lit(None).cast("string").alias(field)
-        for field in EVENT_FIELDS
+        for field in fields
     ]
     return parsed.select(
         C.RAW_RECORD,
@@ -147,37 +167,43 @@ def parse_csv_lines(
         BLANK,
         malformed.alias(MALFORMED),
         F.lit("malformed_csv").alias(MALFORMED_REASON),
-        *fields,
-        F.lit(None).cast("timestamp").alias(TS_VALUE),
-        *[F.lit(True).alias(type_ok_column(field)) for field in EVENT_FIELDS],
+        *selected,
+        *[F.lit(True).alias(type_ok_column(field)) for field in fields],
     )
 
 
-def parse_parquet(spark: SparkSession, paths: list[str]) -> DataFrame:
-    """Read Parquet events; ids are cast to strings and a timestamp ``ts`` is kept as is.
+def _parquet_field_as_text(data: DataFrame, field: str) -> Column:
+    """Return a Parquet column as text; timestamps become ISO-8601 that parse back exactly."""
+    if field not in data.columns:
+        return F.lit(None).cast("string")
+    data_type = data.schema[field].dataType
+    if isinstance(data_type, T.TimestampType):
+        # The offset written is the session time zone's, so the instant survives any zone.
+        return F.date_format(F.col(field), "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")
+    if isinstance(data_type, T.TimestampNTZType):
+        # Without a zone the text path reads the value as UTC.
+        return F.date_format(F.col(field), "yyyy-MM-dd'T'HH:mm:ss.SSSSSS")
+    return F.col(field).cast("string")
 
-    Parquet carries its own schema, so a record cannot be malformed or blank. A column
-    missing from the files reads as null and is rejected as a missing field. The raw record
-    kept for rejected rows is the row as JSON.
+
+def parse_parquet(
+    spark: SparkSession,
+    paths: Sequence[str],
+    fields: Sequence[str] = EVENT_FIELDS,
+) -> DataFrame:
+    """Read Parquet records with every field as text.
+
+    Parquet carries its own schema, so a record cannot be malformed or blank. A field
+    missing from the files reads as null, so the caller rejects it as a missing field. The
+    raw record kept for rejected rows is the row as JSON.
     """
     data = spark.read.parquet(*paths)
-    present = set(data.columns)
-    # A zone-less TimestampNTZ column goes through the text path, which reads it as UTC.
-    ts_is_timestamp = C.TS in present and isinstance(data.schema[C.TS].dataType, T.TimestampType)
-    fields = []
-    for field in EVENT_FIELDS:
-        if field in present:
-            fields.append(F.col(field).cast("string").alias(field))
-        else:
-            fields.append(F.lit(None).cast("string").alias(field))
-    ts_value = F.col(C.TS) if ts_is_timestamp else F.lit(None).cast("timestamp")
     return data.select(
         F.to_json(F.struct(*[F.col(name) for name in data.columns])).alias(C.RAW_RECORD),
         F.input_file_name().alias(C.SOURCE_FILE),
         F.lit(False).alias(BLANK),
         F.lit(False).alias(MALFORMED),
         F.lit("malformed_parquet").alias(MALFORMED_REASON),
-        *fields,
-        ts_value.alias(TS_VALUE),
-        *[F.lit(True).alias(type_ok_column(field)) for field in EVENT_FIELDS],
+        *[_parquet_field_as_text(data, field).alias(field) for field in fields],
+        *[F.lit(True).alias(type_ok_column(field)) for field in fields],
     )
