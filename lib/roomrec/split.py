@@ -105,13 +105,35 @@ def parse_utc(value: str) -> datetime:
 
 
 def _epoch_micros(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
-def _timestamp_literal(moment: datetime) -> Column:
-    # Integer epoch microseconds are exact, and unlike a timestamp string they do not
-    # depend on the session time zone.
+def utc_timestamp_literal(moment: datetime) -> Column:
+    """Build a Spark timestamp literal for ``moment``; a naive datetime is taken as UTC.
+
+    The literal is built from integer epoch microseconds, which are exact and, unlike a
+    timestamp string, do not depend on the session time zone.
+    """
     return F.expr(f"timestamp_micros({_epoch_micros(moment)})")
+
+
+def latest_timestamp(frame: DataFrame, column: str = C.START_TS) -> tuple[datetime | None, int]:
+    """Return the latest value of a timestamp column as an aware UTC datetime, and its nulls.
+
+    The latest value is None when the column is all null or the frame is empty. Reading it
+    as epoch microseconds keeps it exact and independent of the Python process time zone,
+    which collected timestamps would be converted to.
+    """
+    summary = frame.agg(
+        F.max(F.expr(f"unix_micros({column})")).alias("_max_micros"),
+        F.sum(F.when(F.col(column).isNull(), 1).otherwise(0)).alias("_null_count"),
+    ).first()
+    null_count = int(summary["_null_count"] or 0)
+    if summary["_max_micros"] is None:
+        return None, null_count
+    return _EPOCH + timedelta(microseconds=summary["_max_micros"]), null_count
 
 
 def _iso(moment: datetime) -> str:
@@ -176,19 +198,12 @@ def temporal_split(
             "split needs visit timestamps, so use random_split for data without them"
         )
 
-    # Epoch microseconds keep the result exact and independent of the Python process time
-    # zone, which collected timestamps would be converted to.
-    summary = visits.agg(
-        F.max(F.expr(f"unix_micros({C.START_TS})")).alias("_max_micros"),
-        F.sum(F.when(F.col(C.START_TS).isNull(), 1).otherwise(0)).alias("_null_count"),
-    ).first()
-    if summary["_max_micros"] is None:
+    end, null_count = latest_timestamp(visits, C.START_TS)
+    if end is None:
         raise ValueError(
             f"every '{C.START_TS}' is null, so a temporal split is impossible; "
             "use random_split for data without timestamps"
         )
-    end = _EPOCH + timedelta(microseconds=summary["_max_micros"])
-    null_count = int(summary["_null_count"] or 0)
     if null_count:
         logger.warning("%d visits have no %s and belong to no split part", null_count, C.START_TS)
 
@@ -207,8 +222,8 @@ def temporal_split(
         )
 
     start_ts = F.col(C.START_TS)
-    validation_literal = _timestamp_literal(validation_cut)
-    test_literal = _timestamp_literal(test_cut)
+    validation_literal = utc_timestamp_literal(validation_cut)
+    test_literal = utc_timestamp_literal(test_cut)
     split = TemporalSplit(
         train=visits.filter(start_ts < validation_literal),
         validation=visits.filter((start_ts >= validation_literal) & (start_ts < test_literal)),
