@@ -663,3 +663,8 @@ def _execute(cluster: dict, args: argparse.Namespace, plan: list) -> int:
             )
             return 1
     return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(main())

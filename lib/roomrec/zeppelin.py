@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import re
+import sys
 import tokenize
 from pathlib import Path
 from typing import Any
@@ -463,3 +464,8 @@ def _timestamp() -> str:
 def _source_text(cell: nbformat.NotebookNode) -> str:
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else str(source)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(main())
