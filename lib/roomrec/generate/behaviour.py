@@ -1,13 +1,14 @@
 """Which rooms users choose: candidate rooms, visit history, drift and room sampling.
 
-Every user keeps a fixed set of candidate rooms (their top rooms by discovery weight) and
-a decayed visit count per candidate. A visit goes to one of three sources:
+Every user keeps a fixed set of candidate rooms (their top rooms by discovery weight, see
+:func:`roomrec.generate.world.discovery_weights`) and a decayed visit count per candidate.
+A visit goes to one of three sources:
 
-* an own room, often (owners come back to the rooms they run);
-* a revisit of a candidate room already visited, weighted by count x affinity;
-* a discovery: a candidate room sampled by affinity**3 x popularity**0.6 x room age factor,
-  with rooms already visited down-weighted; a small share of discoveries ignore the user
-  and pick a room by global popularity.
+* an own room, often, because owners come back to the rooms they run;
+* a revisit of a candidate room already visited, weighted by visit count x affinity;
+* a discovery: a candidate room sampled by discovery weight x room age factor, with rooms
+  already visited down-weighted. A small share of discoveries ignore the user and pick a
+  room by global popularity.
 """
 
 from __future__ import annotations
@@ -199,13 +200,13 @@ def apply_drift(rng: np.random.Generator, world: World, candidates: Candidates) 
     for i, user in enumerate(drifting):
         old_rooms = candidates.rooms[user]
         old_visits = candidates.visits[user]
-        kept = np.zeros(rooms.shape[1], dtype=np.float32)
+        kept_visits = np.zeros(rooms.shape[1], dtype=np.float32)
         position = np.searchsorted(old_rooms, rooms[i])
         position = np.minimum(position, len(old_rooms) - 1)
         match = old_rooms[position] == rooms[i]
-        kept[match] = old_visits[position[match]]
+        kept_visits[match] = old_visits[position[match]]
         candidates.rooms[user] = rooms[i]
         candidates.weight[user] = weight[i]
         candidates.affinity[user] = affinity[i]
-        candidates.visits[user] = kept
+        candidates.visits[user] = kept_visits
     return len(drifting)

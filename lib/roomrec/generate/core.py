@@ -90,8 +90,8 @@ def generate(
     """Generate a synthetic data set of room-visit logs and write it to ``out_dir``.
 
     The data set is written to a temporary sibling directory first and moved into place
-    when complete, so ``out_dir`` never holds a partial data set. An existing ``out_dir``
-    is replaced only if it is empty or holds an earlier generator output.
+    when complete, so ``out_dir`` never contains a partial data set. An existing ``out_dir``
+    is replaced only if it is empty or contains an earlier generator output.
 
     Parameters
     ----------

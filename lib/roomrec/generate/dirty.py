@@ -1,9 +1,10 @@
 """Plant dirty records into one day of events and render the day as JSON lines.
 
 Each event gets at most one dirty kind, so every kind can be counted exactly. A record is
-*valid* when a correct cleaning step keeps it: it parses, has every required field with
-the right type, a parseable ts within a year of the window, a known event_type, a
-non-empty user_id and a room_id of at most 256 characters. Kinds whose records stay valid:
+*valid* when a correct cleaning step keeps it. A valid record parses and has every
+required field with the right type. Its ts parses and lies within a year of the window,
+its event_type is known, its user_id is not empty and its room_id has at most 256
+characters. Kinds whose records stay valid:
 ``duplicate`` (one copy is kept), ``non_utc_offset`` (same instant), ``out_of_order`` and
 ``clock_skew_leave`` (the record is valid, its visit is not).
 """
@@ -11,7 +12,7 @@ non-empty user_id and a room_id of at most 256 characters. Kinds whose records s
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -67,7 +68,6 @@ class DayOutput:
     invalid_enter_visits: np.ndarray
     broken_leave_visits: np.ndarray
     n_events: int
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 def _format_ts(ms: np.ndarray) -> list[str]:
@@ -239,10 +239,11 @@ def render_day(
     dirty["out_of_order"] = out_of_order
 
     written = ~missing
-    shown = written & ~hidden_type
+    type_visible = written & ~hidden_type
     for t, name in enumerate(EVENT_TYPES):
         is_type = events.event_type == t
-        lines_by_type[name] = int((is_type & shown).sum() + (n_copies * (is_type & shown)).sum())
+        visible = is_type & type_visible
+        lines_by_type[name] = int(visible.sum() + (n_copies * visible).sum())
     valid_by_type = {
         name: int(((events.event_type == t) & valid).sum()) for t, name in enumerate(EVENT_TYPES)
     }

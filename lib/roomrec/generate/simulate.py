@@ -47,6 +47,8 @@ MAX_DWELL_S = 4 * 3600.0
 CHAT_EVERY_S = 600.0
 CHAT_DWELL_CAP_S = 3600.0
 MAX_CHATS_PER_VISIT = 40
+OWN_ROOM_CHAT_FACTOR = 1.5
+MAX_SESSIONS_PER_USER_DAY = 12
 # Minimum pause between two sessions of one user.
 MIN_SESSION_GAP_MS = 60_000
 
@@ -69,7 +71,7 @@ class DayStats:
 
 @dataclass
 class SimulationState:
-    """What the simulation carries from one day to the next."""
+    """State carried from one day to the next: candidates, busy times, visit numbering."""
 
     candidates: behaviour.Candidates
     busy_until_ms: np.ndarray
@@ -193,6 +195,53 @@ def _choose_rooms(
     return room, slot, source, affinity
 
 
+@dataclass
+class _Blocks:
+    """One block per entered room, or one browse-only block for a session without visits.
+
+    Times ``t_*`` are milliseconds from the start of the block, except ``t_start``, the
+    start of the block from the start of its session. ``length`` includes the pause after
+    the block. ``session_blocks_end`` is, per session, the time from its start to the end
+    of its last block.
+    """
+
+    session: np.ndarray
+    user: np.ndarray
+    has_enter: np.ndarray
+    room: np.ndarray
+    slot: np.ndarray
+    source: np.ndarray
+    dwell_s: np.ndarray
+    has_view: np.ndarray
+    view_screen: np.ndarray
+    has_extra_click: np.ndarray
+    has_click: np.ndarray
+    t_view: np.ndarray
+    t_extra: np.ndarray
+    t_click: np.ndarray
+    t_enter: np.ndarray
+    t_leave: np.ndarray
+    length: np.ndarray
+    t_start: np.ndarray
+    session_blocks_end: np.ndarray
+
+
+@dataclass
+class _SessionTails:
+    """Optional profile, catalogue or search screen and click after the last block.
+
+    Times are milliseconds from the start of the session; ``length`` is the session length.
+    """
+
+    has_view: np.ndarray
+    has_click: np.ndarray
+    view_screen: np.ndarray
+    click_screen: np.ndarray
+    t_view: np.ndarray
+    t_click: np.ndarray
+    length: np.ndarray
+
+
 def simulate_day(
     rng: np.random.Generator,
     world: World,
@@ -201,32 +250,81 @@ def simulate_day(
 ) -> tuple[Events, DayStats]:
     """Simulate one day and return its events (unsorted) and counters.
 
-    Sessions that start late may run past midnight; their later events carry ts of the next
-    day. On the last day of the window, sessions that would end after the window are dropped.
+    Sessions that start late may run past midnight, so their later events carry ts of the
+    next day. On the last day of the window, sessions that would end after the window are
+    dropped.
     """
-    size = world.size
     day_start = world.start_ms + day * MS_PER_DAY
-    window_end = world.start_ms + size.n_days * MS_PER_DAY
-    stats = DayStats()
-    weekday = dt.datetime.fromtimestamp(day_start / 1000, tz=dt.timezone.utc).weekday()
+    window_end = world.start_ms + world.size.n_days * MS_PER_DAY
+    session_user, session_start = _draw_sessions(rng, world, day, day_start)
+    blocks = _plan_blocks(rng, world, state, session_user, session_start, day_start)
+    tails = _plan_tails(rng, blocks, len(session_user))
 
-    # Sessions per active human user: Poisson around the user's rate with day-level bursts.
+    # Sessions of one user never overlap, also with sessions carried over from yesterday.
+    session_start = _serialise_sessions(
+        rng, session_user, session_start, tails.length, state.busy_until_ms
+    )
+    keep = np.ones(len(session_user), dtype=bool)
+    if day == world.size.n_days - 1:
+        keep = session_start + tails.length < window_end
+    session_end = session_start + tails.length
+    np.maximum.at(state.busy_until_ms, session_user[keep], session_end[keep])
+
+    parts, visit_blocks = _emit_human_events(
+        rng, world, state, blocks, tails, session_user, session_start, keep
+    )
+    stats = DayStats(sessions=int(keep.sum()), visits=len(visit_blocks))
+    source = blocks.source[visit_blocks]
+    stats.own_room_visits = int((source == SOURCE_OWN).sum())
+    for name, code in (
+        ("own", SOURCE_OWN),
+        ("revisit", SOURCE_REVISIT),
+        ("discovery", SOURCE_DISCOVERY),
+        ("global", SOURCE_GLOBAL),
+    ):
+        stats.visits_by_source[name] = int((source == code).sum())
+
+    # History: decay, then count today's visits to candidate rooms.
+    cand = state.candidates
+    cand.visits *= behaviour.HISTORY_DECAY
+    counted = visit_blocks[blocks.slot[visit_blocks] >= 0]
+    np.add.at(cand.visits, (blocks.user[counted], blocks.slot[counted]), np.float32(1.0))
+
+    bot_events, stats.bot_visits = _simulate_bots(rng, world, state, day_start)
+    parts.append(bot_events)
+    return concat_events(parts), stats
+
+
+def _draw_sessions(
+    rng: np.random.Generator, world: World, day: int, day_start: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the user and start time of each human session of the day, sorted by both."""
+    weekday = dt.datetime.fromtimestamp(day_start / 1000, tz=dt.timezone.utc).weekday()
     active = np.flatnonzero(
         ~world.user_is_bot
         & (world.user_registered_ms < day_start + MS_PER_DAY)
         & (world.user_last_day >= day)
     )
+    # Poisson around the user's rate, times a day-level burst factor with mean 1.
     rate = world.user_activity[active] * vocab.WEEKDAY_FACTORS[weekday]
     rate = rate * rng.gamma(2.0, 0.5, size=len(active))
-    n_sessions = np.minimum(rng.poisson(rate), 12)
+    n_sessions = np.minimum(rng.poisson(rate), MAX_SESSIONS_PER_USER_DAY)
     session_user = np.repeat(active, n_sessions)
     session_start = _choose_session_starts(rng, world, session_user, day_start)
     order = np.lexsort((session_start, session_user))
-    session_user = session_user[order]
-    session_start = session_start[order]
-    n_sess = len(session_user)
+    return session_user[order], session_start[order]
 
-    # Blocks: one per entered room, or one browse-only block.
+
+def _plan_blocks(
+    rng: np.random.Generator,
+    world: World,
+    state: SimulationState,
+    session_user: np.ndarray,
+    session_start: np.ndarray,
+    day_start: int,
+) -> _Blocks:
+    """Choose the rooms of every session and lay out the screens, clicks and dwell times."""
+    n_sess = len(session_user)
     browse_only = rng.random(n_sess) < BROWSE_ONLY_SHARE
     n_visits = np.minimum(rng.geometric(1.0 - NEXT_VISIT_P, size=n_sess), MAX_VISITS_PER_SESSION)
     n_blocks = np.where(browse_only, 1, n_visits)
@@ -235,14 +333,14 @@ def simulate_day(
     block_position = np.arange(len(block_session)) - session_first_block[block_session]
     block_user = session_user[block_session]
     has_enter = ~browse_only[block_session]
-    n_blocks_total = len(block_session)
+    n = len(block_session)
 
     global_cdf = behaviour.global_room_cdf(world, day_start)
     enter_blocks = np.flatnonzero(has_enter)
-    room = np.full(n_blocks_total, -1, dtype=np.int64)
-    slot = np.full(n_blocks_total, -1, dtype=np.int64)
-    source = np.full(n_blocks_total, -1, dtype=np.int8)
-    affinity = np.zeros(n_blocks_total, dtype=np.float32)
+    room = np.full(n, -1, dtype=np.int64)
+    slot = np.full(n, -1, dtype=np.int64)
+    source = np.full(n, -1, dtype=np.int8)
+    affinity = np.zeros(n, dtype=np.float32)
     (
         room[enter_blocks],
         slot[enter_blocks],
@@ -261,7 +359,7 @@ def simulate_day(
     is_found = (source == SOURCE_DISCOVERY) | (source == SOURCE_GLOBAL) | ~has_enter
 
     # Screens and clicks before each room: browsing for found rooms, shortcuts otherwise.
-    u = rng.random((4, n_blocks_total))
+    u = rng.random((4, n))
     has_view = np.where(is_found, True, np.where(is_own, u[0] < 0.6, u[0] < 0.5))
     view_screen = np.where(
         is_own,
@@ -273,16 +371,14 @@ def simulate_day(
     has_extra_click = np.where(has_enter, is_found & (u[2] < 0.25), u[2] < 0.6)
     has_click = has_enter & ~is_own & has_view & (u[3] < 0.9)
 
-    view_gap = _gap_ms(rng, 3.0, n_blocks_total)
-    extra_gap = _gap_ms(rng, 5.0, n_blocks_total)
-    click_gap = _gap_ms(rng, 4.0, n_blocks_total)
-    enter_gap = _gap_ms(rng, 1.5, n_blocks_total)
-    post_gap = _gap_ms(rng, 2.0, n_blocks_total)
+    view_gap = _gap_ms(rng, 3.0, n)
+    extra_gap = _gap_ms(rng, 5.0, n)
+    click_gap = _gap_ms(rng, 4.0, n)
+    enter_gap = _gap_ms(rng, 1.5, n)
+    post_gap = _gap_ms(rng, 2.0, n)
     dwell_median = DWELL_MEDIAN_S * np.exp(DWELL_AFFINITY_SLOPE * affinity)
     dwell_median = np.where(is_own, dwell_median * OWN_ROOM_DWELL_FACTOR, dwell_median)
-    dwell_s = np.clip(
-        dwell_median * rng.lognormal(0.0, DWELL_SIGMA, n_blocks_total), MIN_DWELL_S, MAX_DWELL_S
-    )
+    dwell_s = np.clip(dwell_median * rng.lognormal(0.0, DWELL_SIGMA, n), MIN_DWELL_S, MAX_DWELL_S)
     dwell = np.where(has_enter, (dwell_s * 1000).astype(np.int64), 0)
 
     t_view = view_gap * has_view
@@ -290,80 +386,117 @@ def simulate_day(
     t_click = t_extra + click_gap * has_click
     t_enter = t_click + enter_gap
     t_leave = t_enter + dwell
-    block_length = np.where(has_enter, t_leave, t_extra) + post_gap
+    length = np.where(has_enter, t_leave, t_extra) + post_gap
 
-    # Session layout: home screen, the blocks, then sometimes a look at profile/catalogue.
+    # Blocks follow the home screen and each other within the session.
     first_gap = _gap_ms(rng, 4.0, n_sess)
-    block_offset = first_gap[block_session] + _exclusive_cumsum_by_group(
-        block_length, session_first_block[block_session]
+    t_start = first_gap[block_session] + _exclusive_cumsum_by_group(
+        length, session_first_block[block_session]
     )
-    blocks_end = first_gap + np.bincount(block_session, weights=block_length, minlength=n_sess)
-    blocks_end = blocks_end.astype(np.int64)
-    has_tail_view = rng.random(n_sess) < 0.35
-    has_tail_click = has_tail_view & (rng.random(n_sess) < 0.5)
-    tail_view_gap = _gap_ms(rng, 5.0, n_sess)
-    tail_click_gap = _gap_ms(rng, 4.0, n_sess)
-    tail_screens = np.asarray(
+    blocks_end = first_gap + np.bincount(block_session, weights=length, minlength=n_sess)
+    return _Blocks(
+        session=block_session,
+        user=block_user,
+        has_enter=has_enter,
+        room=room,
+        slot=slot,
+        source=source,
+        dwell_s=dwell_s,
+        has_view=has_view,
+        view_screen=view_screen,
+        has_extra_click=has_extra_click,
+        has_click=has_click,
+        t_view=t_view,
+        t_extra=t_extra,
+        t_click=t_click,
+        t_enter=t_enter,
+        t_leave=t_leave,
+        length=length,
+        t_start=t_start,
+        session_blocks_end=blocks_end.astype(np.int64),
+    )
+
+
+def _plan_tails(rng: np.random.Generator, blocks: _Blocks, n_sess: int) -> _SessionTails:
+    """Draw the optional screens after the last block of each session."""
+    blocks_end = blocks.session_blocks_end
+    has_view = rng.random(n_sess) < 0.35
+    has_click = has_view & (rng.random(n_sess) < 0.5)
+    view_gap = _gap_ms(rng, 5.0, n_sess)
+    click_gap = _gap_ms(rng, 4.0, n_sess)
+    screens = np.asarray(
         [
             SCREEN_CODE[vocab.SCREEN_PROFILE],
             SCREEN_CODE[vocab.SCREEN_CATALOGUE],
             SCREEN_CODE[vocab.SCREEN_SEARCH],
         ]
     )
-    tail_view_screen = tail_screens[rng.integers(0, 3, n_sess)]
-    tail_click_screen = tail_screens[rng.integers(0, 3, n_sess)]
-    t_tail_view = blocks_end + tail_view_gap
-    t_tail_click = t_tail_view + tail_click_gap
-    session_length = np.where(
-        has_tail_click, t_tail_click, np.where(has_tail_view, t_tail_view, blocks_end)
+    view_screen = screens[rng.integers(0, 3, n_sess)]
+    click_screen = screens[rng.integers(0, 3, n_sess)]
+    t_view = blocks_end + view_gap
+    t_click = t_view + click_gap
+    length = np.where(has_click, t_click, np.where(has_view, t_view, blocks_end))
+    return _SessionTails(
+        has_view=has_view,
+        has_click=has_click,
+        view_screen=view_screen,
+        click_screen=click_screen,
+        t_view=t_view,
+        t_click=t_click,
+        length=length,
     )
 
-    # Sessions of one user never overlap, also with sessions carried over from yesterday.
-    session_start = _serialise_sessions(
-        rng, session_user, session_start, session_length, state.busy_until_ms
-    )
-    keep = np.ones(n_sess, dtype=bool)
-    if day == size.n_days - 1:
-        keep = session_start + session_length < window_end
-    stats.sessions = int(keep.sum())
 
-    block_keep = keep[block_session]
-    base = session_start[block_session] + block_offset
+def _emit_human_events(
+    rng: np.random.Generator,
+    world: World,
+    state: SimulationState,
+    blocks: _Blocks,
+    tails: _SessionTails,
+    session_user: np.ndarray,
+    session_start: np.ndarray,
+    keep: np.ndarray,
+) -> tuple[list[Events], np.ndarray]:
+    """Return the events of the kept sessions and the indexes of their visit blocks."""
+    block_keep = keep[blocks.session]
+    base = session_start[blocks.session] + blocks.t_start
+    user = blocks.user
 
     # Extra room-card clicks go to rooms the user might like but does not enter.
-    extra = np.flatnonzero(has_extra_click & block_keep)
+    extra = np.flatnonzero(blocks.has_extra_click & block_keep)
     extra_slot = behaviour.sample_discovery(
-        rng, world, state.candidates, block_user[extra], base[extra], penalise_visited=False
+        rng, world, state.candidates, user[extra], base[extra], penalise_visited=False
     )
     extra = extra[extra_slot >= 0]
-    extra_room = state.candidates.rooms[block_user[extra], extra_slot[extra_slot >= 0]]
+    extra_room = state.candidates.rooms[user[extra], extra_slot[extra_slot >= 0]]
 
-    visit_blocks = np.flatnonzero(has_enter & block_keep)
+    visit_blocks = np.flatnonzero(blocks.has_enter & block_keep)
     visit_ids = state.next_visit + np.arange(len(visit_blocks), dtype=np.int64)
     state.next_visit += len(visit_blocks)
-    v_user = block_user[visit_blocks]
-    v_room = room[visit_blocks]
-    v_enter = base[visit_blocks] + t_enter[visit_blocks]
-    v_leave = base[visit_blocks] + t_leave[visit_blocks]
+    v_user = user[visit_blocks]
+    v_room = blocks.room[visit_blocks]
+    v_enter = base[visit_blocks] + blocks.t_enter[visit_blocks]
+    v_leave = base[visit_blocks] + blocks.t_leave[visit_blocks]
 
     chat_rate = (
         world.user_chattiness[v_user]
-        * np.minimum(dwell_s[visit_blocks], CHAT_DWELL_CAP_S)
+        * np.minimum(blocks.dwell_s[visit_blocks], CHAT_DWELL_CAP_S)
         / CHAT_EVERY_S
     )
-    chat_rate = np.where(is_own[visit_blocks], chat_rate * 1.5, chat_rate)
+    own_visit = blocks.source[visit_blocks] == SOURCE_OWN
+    chat_rate = np.where(own_visit, chat_rate * OWN_ROOM_CHAT_FACTOR, chat_rate)
     n_chats = np.minimum(rng.poisson(chat_rate), MAX_CHATS_PER_VISIT)
     chat_visit = np.repeat(np.arange(len(visit_blocks)), n_chats)
     chat_span = (v_leave - v_enter)[chat_visit]
-    chat_ts = (
-        v_enter[chat_visit] + 1 + (rng.random(len(chat_visit)) * (chat_span - 2)).astype(np.int64)
-    )
+    chat_offset = (rng.random(len(chat_visit)) * (chat_span - 2)).astype(np.int64)
+    chat_ts = v_enter[chat_visit] + 1 + chat_offset
 
-    view_blocks = np.flatnonzero(has_view & block_keep)
-    click_blocks = np.flatnonzero(has_click & block_keep)
+    view_blocks = np.flatnonzero(blocks.has_view & block_keep)
+    click_blocks = np.flatnonzero(blocks.has_click & block_keep)
     kept_sessions = np.flatnonzero(keep)
-    tail_views = kept_sessions[has_tail_view[kept_sessions]]
-    tail_clicks = kept_sessions[has_tail_click[kept_sessions]]
+    tail_views = kept_sessions[tails.has_view[kept_sessions]]
+    tail_clicks = kept_sessions[tails.has_click[kept_sessions]]
+    room_card = SCREEN_CODE[vocab.SCREEN_ROOM_CARD]
     parts = [
         make_events(
             session_start[kept_sessions],
@@ -372,64 +505,36 @@ def simulate_day(
             screen=SCREEN_CODE[vocab.SCREEN_HOME],
         ),
         make_events(
-            base[view_blocks] + t_view[view_blocks],
-            block_user[view_blocks],
+            base[view_blocks] + blocks.t_view[view_blocks],
+            user[view_blocks],
             SCREEN_VIEW,
-            screen=view_screen[view_blocks],
+            screen=blocks.view_screen[view_blocks],
         ),
+        make_events(base[extra] + blocks.t_extra[extra], user[extra], CLICK, extra_room, room_card),
         make_events(
-            base[extra] + t_extra[extra],
-            block_user[extra],
+            base[click_blocks] + blocks.t_click[click_blocks],
+            user[click_blocks],
             CLICK,
-            room=extra_room,
-            screen=SCREEN_CODE[vocab.SCREEN_ROOM_CARD],
-        ),
-        make_events(
-            base[click_blocks] + t_click[click_blocks],
-            block_user[click_blocks],
-            CLICK,
-            room=room[click_blocks],
-            screen=SCREEN_CODE[vocab.SCREEN_ROOM_CARD],
+            blocks.room[click_blocks],
+            room_card,
         ),
         make_events(v_enter, v_user, ROOM_ENTER, room=v_room, visit=visit_ids),
         make_events(chat_ts, v_user[chat_visit], CHAT_MESSAGE, room=v_room[chat_visit]),
         make_events(v_leave, v_user, ROOM_LEAVE, room=v_room, visit=visit_ids, enter_ts=v_enter),
         make_events(
-            session_start[tail_views] + t_tail_view[tail_views],
+            session_start[tail_views] + tails.t_view[tail_views],
             session_user[tail_views],
             SCREEN_VIEW,
-            screen=tail_view_screen[tail_views],
+            screen=tails.view_screen[tail_views],
         ),
         make_events(
-            session_start[tail_clicks] + t_tail_click[tail_clicks],
+            session_start[tail_clicks] + tails.t_click[tail_clicks],
             session_user[tail_clicks],
             CLICK,
-            screen=tail_click_screen[tail_clicks],
+            screen=tails.click_screen[tail_clicks],
         ),
     ]
-    human_end = session_start + session_length
-    np.maximum.at(state.busy_until_ms, session_user[keep], human_end[keep])
-
-    stats.visits = len(visit_blocks)
-    stats.own_room_visits = int(is_own[visit_blocks].sum())
-    for name, code in (
-        ("own", SOURCE_OWN),
-        ("revisit", SOURCE_REVISIT),
-        ("discovery", SOURCE_DISCOVERY),
-        ("global", SOURCE_GLOBAL),
-    ):
-        stats.visits_by_source[name] = int((source[visit_blocks] == code).sum())
-
-    # History: decay, then count today's visits to candidate rooms.
-    cand = state.candidates
-    cand.visits *= behaviour.HISTORY_DECAY
-    counted = visit_blocks[slot[visit_blocks] >= 0]
-    np.add.at(cand.visits, (block_user[counted], slot[counted]), np.float32(1.0))
-
-    bot_events, n_bot_visits = _simulate_bots(rng, world, state, day_start)
-    parts.append(bot_events)
-    stats.bot_visits = n_bot_visits
-    return concat_events(parts), stats
+    return parts, visit_blocks
 
 
 def _serialise_sessions(
@@ -474,6 +579,7 @@ def _simulate_bots(
     n_enters = rng.integers(BOT_MIN_ENTERS, BOT_MAX_ENTERS + 1, size=len(bots))
     start = day_start + rng.integers(0, 20 * 3_600_000, size=len(bots))
     start = np.maximum(start, state.busy_until_ms[bots] + MIN_SESSION_GAP_MS)
+
     visit_bot = np.repeat(np.arange(len(bots)), n_enters)
     n = len(visit_bot)
     gap = rng.integers(1000, 6000, size=n)
@@ -485,7 +591,9 @@ def _simulate_bots(
     enter = start[visit_bot] + 2000 + offset + gap
     leave = enter + dwell
     users = bots[visit_bot]
+
     rooms = public[rng.integers(0, len(public), size=n)]
+
     visit_ids = state.next_visit + np.arange(n, dtype=np.int64)
     state.next_visit += n
     if n:
