@@ -19,7 +19,7 @@ import numpy as np
 
 from roomrec.generate.world import (
     AFFINITY_BLOCK_USERS,
-    MS_PER_DAY,
+    MS_PER_HOUR,
     World,
     affinity_block,
     discovery_weights,
@@ -57,18 +57,30 @@ class Candidates:
     visits: np.ndarray
 
 
+def _age_factor_of_days(age_days: np.ndarray) -> np.ndarray:
+    return (1.0 - np.exp(-age_days / RAMP_DAYS)) * (
+        1.0 + NOVELTY_BOOST * np.exp(-age_days / NOVELTY_DAYS)
+    )
+
+
+# The age factor by whole hours of age: entry 0 is for rooms not yet created, entry h + 1
+# for an age in [h, h + 1) hours. Ages beyond the table use its last entry, which is 1 to
+# within 1e-4.
+AGE_FACTOR_BY_HOUR = np.concatenate(
+    [[0.0], _age_factor_of_days((np.arange(24 * 60) + 0.5) / 24.0)]
+).astype(np.float32)
+
+
 def room_age_factor(created_ms: np.ndarray, at_ms: np.ndarray) -> np.ndarray:
     """Return the popularity factor of rooms of a given creation time at a given time.
 
     The factor is 0 before creation, ramps up to about 1 + NOVELTY_BOOST within a day or
-    two and decays to 1 over NOVELTY_DAYS. Arguments broadcast.
+    two and decays to 1 over NOVELTY_DAYS. It is looked up per whole hour of age.
+    Arguments broadcast.
     """
-    age = (at_ms - created_ms) / MS_PER_DAY
-    clipped = np.maximum(age, 0.0)
-    factor = (1.0 - np.exp(-clipped / RAMP_DAYS)) * (
-        1.0 + NOVELTY_BOOST * np.exp(-clipped / NOVELTY_DAYS)
-    )
-    return np.where(age > 0, factor, 0.0)
+    hours = np.floor_divide(at_ms - created_ms, MS_PER_HOUR) + 1
+    np.clip(hours, 0, len(AGE_FACTOR_BY_HOUR) - 1, out=hours)
+    return AGE_FACTOR_BY_HOUR[hours]
 
 
 def top_candidates(world: World, users: np.ndarray) -> tuple[np.ndarray, ...]:

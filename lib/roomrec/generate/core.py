@@ -116,6 +116,30 @@ def generate(
         If ``size`` or ``start_date`` is invalid.
     FileExistsError
         If ``out_dir`` contains files that are not an earlier generator output.
+
+    Notes
+    -----
+    Files written, all gzip files with one record per line:
+
+    ``events/date=YYYY-MM-DD/part-NNNNN.json.gz``
+        JSON events with keys event_id, ts (ISO-8601 UTC with milliseconds and ``Z``),
+        user_id, event_type (room_enter, room_leave, screen_view, click, chat_message),
+        room_id (room events and room-card clicks, else null) and screen (screen_view and
+        click, else null). The partition is the UTC date of the true event time. About
+        1-2% of the records are dirty (see :mod:`roomrec.generate.dirty`).
+    ``rooms/part-00000.json.gz``
+        JSON rooms: room_id, owner_id, name, description, tags, category, language,
+        created_at, is_public.
+    ``users/part-00000.json.gz``
+        JSON users: user_id, registered_at, language.
+    ``truth/affinities.csv.gz``
+        CSV with header user_id,room_id,affinity: each user's top 100 rooms by planted
+        affinity at the end of the window, highest first.
+    ``manifest.json``
+        generator_version, size, parameters, seed, start_date, end_date (inclusive),
+        counts (users, rooms, lines, events_by_type as a JSON reader sees them,
+        valid_events_by_type, visits, clean_visits and more), dirty (the exact number of
+        each dirty kind), dirty_lines and bot_user_ids.
     """
     get_size(size)
     start = parse_start_date(start_date)
@@ -218,7 +242,7 @@ def _generate_into(out: Path, size_name: str, seed: int, start: dt.date) -> dict
             "bot_visits": totals.bot_visits,
             "own_room_visits": totals.own_room_visits,
             "visits_by_source": totals.visits_by_source,
-            "clean_visits": totals.clean_visits(),
+            **totals.visit_counts(),
             "affinity_rows": affinity_rows,
         },
         "dirty": totals.dirty,
@@ -253,7 +277,8 @@ class _Totals:
         self.lines_by_type = {name: 0 for name in EVENT_TYPES}
         self.valid_by_type = {name: 0 for name in EVENT_TYPES}
         self.dirty = {name: 0 for name in dirty.DIRTY_KIND_NAMES}
-        self._broken_visits: list[np.ndarray] = []
+        self._invalid_enters: list[np.ndarray] = []
+        self._broken_leaves: list[np.ndarray] = []
 
     def add_day(self, stats, output: dirty.DayOutput) -> None:
         self.events += output.n_events
@@ -268,12 +293,25 @@ class _Totals:
             self.valid_by_type[name] += output.valid_by_type[name]
         for name, count in output.dirty.items():
             self.dirty[name] += count
-        self._broken_visits += [output.invalid_enter_visits, output.broken_leave_visits]
+        self._invalid_enters.append(output.invalid_enter_visits)
+        self._broken_leaves.append(output.broken_leave_visits)
 
-    def clean_visits(self) -> int:
-        """Visits whose enter and leave records are both valid and in order."""
-        broken = np.unique(np.concatenate(self._broken_visits)) if self._broken_visits else []
-        return self.visits - len(broken)
+    def visit_counts(self) -> dict[str, int]:
+        """Count visits by which of their enter and leave records a cleaning step can use.
+
+        ``clean_visits`` have a valid enter and a valid leave at or after it.
+        ``visits_without_leave`` have a valid enter but a leave that is missing, invalid or
+        clock-skewed. ``visits_without_enter`` have an invalid enter and a valid, unskewed
+        leave.
+        """
+        invalid_enter = np.unique(np.concatenate([np.zeros(0, np.int64), *self._invalid_enters]))
+        broken_leave = np.unique(np.concatenate([np.zeros(0, np.int64), *self._broken_leaves]))
+        broken = np.union1d(invalid_enter, broken_leave)
+        return {
+            "clean_visits": self.visits - len(broken),
+            "visits_without_leave": len(np.setdiff1d(broken_leave, invalid_enter)),
+            "visits_without_enter": len(np.setdiff1d(invalid_enter, broken_leave)),
+        }
 
 
 def write_truth(path: Path, world) -> int:
