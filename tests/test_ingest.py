@@ -8,8 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from roomrec import columns as C
+from roomrec.adapters import load_visits
 from roomrec.ingest import (
     ReconciliationError,
     RejectedShareError,
@@ -245,3 +247,48 @@ def test_write_rejected_partitions_by_reason(spark, tmp_path):
     reasons = sorted(row[C.REASON] for row in written.collect())
     assert reasons == ["invalid_ts", "malformed_json", "missing_field:ts"]
     assert (tmp_path / "rejected" / "reason=malformed_json").is_dir()
+
+
+BAD_INPUTS = Path(__file__).resolve().parent / "bad_inputs"
+BAD_INPUT_CASES = yaml.safe_load((BAD_INPUTS / "expected.yaml").read_text(encoding="utf-8"))
+# Fixed so that the event cases do not depend on today's date.
+EVENT_DEFAULTS = {"max_ts": "2027-06-01"}
+
+
+def test_bad_input_corpus_is_complete():
+    listed = {case["path"] for case in BAD_INPUT_CASES.values()}
+    on_disk = {path.name for path in BAD_INPUTS.iterdir() if path.name != "expected.yaml"}
+    assert listed == on_disk
+    assert len(BAD_INPUT_CASES) >= 15
+
+
+@pytest.mark.parametrize("name", sorted(BAD_INPUT_CASES))
+def test_bad_input_case(spark, name):
+    case = BAD_INPUT_CASES[name]
+    options = dict(EVENT_DEFAULTS) if case["kind"] == "events" else {}
+    options.update(case.get("options", {}))
+
+    result = load_visits(
+        spark, input_format=case["kind"], path=str(BAD_INPUTS / case["path"]), **options
+    )
+    counts = result.counts
+
+    assert counts["read"] == case["read"]
+    assert counts["accepted"] == case["accepted"]
+    assert counts["rejected"] == case["rejected"]
+    assert counts["duplicates_removed"] == case.get("duplicates_removed", 0)
+    assert {k: v for k, v in counts["repaired"].items() if v} == case.get("repaired", {})
+    if "files" in case:
+        assert counts["files"] == case["files"]
+    for key, value in case.get("visits", {}).items():
+        assert counts["visits"][key] == value, key
+    for key, value in case.get("bots", {}).items():
+        assert counts["bots"][key] == value, key
+    dwells = sorted(
+        (row[C.DWELL_S] for row in result.visits.collect()),
+        key=lambda dwell: (dwell is None, dwell),
+    )
+    assert dwells == case["dwell_s"]
+    reasons = {row[C.REASON] for row in result.rejected.collect()}
+    assert reasons == set(case["rejected"])
+    assert set(result.quality["stage"]) >= {"read", "accepted", "repaired"}

@@ -93,6 +93,25 @@ def test_build_visits_closes_at_chat_in_other_room(spark):
     assert visits[0][C.IS_IMPUTED] is True
 
 
+def test_build_visits_late_leave_of_previous_room(spark):
+    events = events_frame(
+        spark,
+        [
+            ("e1", 0, "u1", "room_enter", "r1"),
+            ("e2", 60, "u1", "room_enter", "r2"),
+            ("e3", 120, "u1", "room_leave", "r1"),
+            ("e4", 180, "u1", "room_leave", "r2"),
+        ],
+    )
+
+    result = build_visits(events)
+    visits = sorted_visits(result)
+
+    assert [visit[C.DWELL_S] for visit in visits] == [60.0, 120.0]
+    assert [visit[C.IS_IMPUTED] for visit in visits] == [True, False]
+    assert result.counts["orphan_leaves"] == 1
+
+
 def test_build_visits_open_enter_ends_at_session_cap(spark):
     events = events_frame(spark, [("e1", 0, "u1", "room_enter", "r1")])
 
@@ -138,16 +157,34 @@ def test_build_visits_counts_orphan_leave(spark):
 def test_build_visits_pairs_skewed_leave(spark):
     events = events_frame(
         spark,
-        [("e1", 10, "u1", "room_enter", "r1"), ("e2", 5, "u1", "room_leave", "r1")],
+        [
+            ("e1", 10, "u1", "room_enter", "r1"),
+            ("e2", 5, "u1", "room_leave", "r1"),
+            ("e3", 300, "u1", "room_enter", "r2"),
+        ],
     )
 
     result = build_visits(events, max_skew_s=60)
     visits = sorted_visits(result)
 
-    assert visits[0][C.DWELL_S] == 0.0
+    assert visits[0][C.DWELL_S] == 290.0
     assert visits[0][C.IS_IMPUTED] is True
     assert result.counts["skewed_pairs"] == 1
     assert result.counts["orphan_leaves"] == 0
+    assert result.counts["imputed_at_next_event"] == 0
+
+
+def test_build_visits_skew_beyond_tolerance_is_orphan(spark):
+    events = events_frame(
+        spark,
+        [("e1", 100, "u1", "room_enter", "r1"), ("e2", 5, "u1", "room_leave", "r1")],
+    )
+
+    result = build_visits(events, max_skew_s=60)
+
+    assert result.counts["skewed_pairs"] == 0
+    assert result.counts["orphan_leaves"] == 1
+    assert result.counts["imputed_at_session_cap"] == 1
 
 
 def test_build_visits_keeps_visit_across_midnight(spark):

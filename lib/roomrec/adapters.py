@@ -39,6 +39,7 @@ from roomrec.record_parsing import (
     MALFORMED,
     MALFORMED_REASON,
     first_line,
+    is_blank,
     parse_csv_lines,
     parse_json_lines,
     parse_parquet,
@@ -98,6 +99,9 @@ class LoadResult:
         Read-stage counts, plus ``bots`` and ``visits`` sub-dicts for raw events.
     quality : pandas.DataFrame
         :func:`roomrec.ingest.reconcile` of ``counts``.
+    events : DataFrame or None
+        Accepted raw events, bots included, for exploring the log; None for the other
+        kinds.
     """
 
     visits: DataFrame
@@ -105,6 +109,7 @@ class LoadResult:
     bots: DataFrame | None
     counts: dict[str, Any] = field(default_factory=dict)
     quality: pd.DataFrame = field(default_factory=pd.DataFrame)
+    events: DataFrame | None = None
 
 
 def _check_choice(value: str, choices: Sequence[str], name: str) -> None:
@@ -186,7 +191,7 @@ def parse_time(text: Column, time_format: str) -> Column:
 def _id_checks(max_id_length: int) -> list[tuple[Column, str]]:
     checks: list[tuple[Column, str]] = []
     for name in (C.USER_ID, C.ROOM_ID):
-        checks.append((F.trim(F.col(name)) == F.lit(""), f"empty_id:{name}"))
+        checks.append((is_blank(F.col(name)), f"empty_id:{name}"))
     for name in (C.USER_ID, C.ROOM_ID):
         checks.append((F.length(F.col(name)) > F.lit(max_id_length), f"id_too_long:{name}"))
     return checks
@@ -524,6 +529,7 @@ def _load_events(spark: SparkSession, path: str, options: dict[str, Any]) -> Loa
         bots=bot_result.bots,
         counts=counts,
         quality=reconcile(counts),
+        events=ingested.accepted,
     )
 
 

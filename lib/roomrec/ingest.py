@@ -23,6 +23,7 @@ from roomrec.record_parsing import (
     MALFORMED,
     MALFORMED_REASON,
     first_line,
+    is_blank,
     parse_csv_lines,
     parse_json_lines,
     parse_parquet,
@@ -145,7 +146,7 @@ def _rejection_reason(ts: Column, min_micros: int, max_micros: int, max_id_lengt
     checks += [(F.col(name).isNull(), f"missing_field:{name}") for name in REQUIRED_FIELDS]
     checks += [(~F.col(type_ok_column(name)), f"wrong_type:{name}") for name in EVENT_FIELDS]
     for name in ID_FIELDS:
-        empty = F.trim(F.col(name)) == F.lit("")
+        empty = is_blank(F.col(name))
         if name == C.ROOM_ID:
             empty = empty & is_room_event
         checks.append((empty, f"empty_id:{name}"))
@@ -173,7 +174,7 @@ def classify_events(
     ts = parse_iso_ts(F.col(C.TS))
     reason = _rejection_reason(F.col("_ts_parsed"), min_micros, max_micros, max_id_length)
     # An empty room_id on an event that needs no room carries no information.
-    room_id = F.when(F.trim(F.col(C.ROOM_ID)) != F.lit(""), F.col(C.ROOM_ID))
+    room_id = F.when(~is_blank(F.col(C.ROOM_ID)), F.col(C.ROOM_ID))
     classified = (
         parsed.withColumn("_ts_parsed", ts)
         .withColumn(C.REASON, reason)

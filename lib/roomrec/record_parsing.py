@@ -35,6 +35,12 @@ def type_ok_column(field: str) -> str:
     return f"_type_ok_{field}"
 
 
+def is_blank(column: Column) -> Column:
+    """Return whether a string is empty or only whitespace (tabs and line breaks too)."""
+    # F.trim strips only the space character, so a tab-only value would look non-empty.
+    return column.rlike(r"^\s*$")
+
+
 def _strip_bom(column: Column) -> Column:
     # A UTF-8 byte order mark survives decoding as U+FEFF at the start of the first line.
     return F.regexp_replace(column, "^\ufeff", "")
@@ -48,7 +54,7 @@ def _read_lines(spark: SparkSession, paths: Sequence[str]) -> DataFrame:
             F.input_file_name().alias(C.SOURCE_FILE),
         )
         .withColumn(_TEXT, _strip_bom(F.col(C.RAW_RECORD)))
-        .withColumn(BLANK, F.trim(F.col(_TEXT)) == F.lit(""))
+        .withColumn(BLANK, is_blank(F.col(_TEXT)))
     )
 
 
@@ -86,7 +92,12 @@ def parse_json_lines(
         [T.StructField(field, T.StringType()) for field in fields]
         + [T.StructField(_CORRUPT, T.StringType())]
     )
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": _CORRUPT}
+    # Single-quoted keys and strings are not JSON; Spark accepts them unless told not to.
+    options = {
+        "mode": "PERMISSIVE",
+        "columnNameOfCorruptRecord": _CORRUPT,
+        "allowSingleQuotes": "false",
+    }
     parsed = _read_lines(spark, paths).withColumn(
         "_json", F.from_json(F.col(_TEXT), schema, options)
     )

@@ -5,17 +5,22 @@ Each user's room events (``room_enter``, ``room_leave``, ``chat_message``) are o
 ``room_enter`` gives exactly one visit, closed by the first of these events after it:
 
 - a ``room_leave`` of the same room: a measured visit;
-- a ``room_leave`` of another room, or a ``chat_message`` in another room: the user was
-  elsewhere, so the visit ends there and is imputed;
+- a ``chat_message`` in another room: the user was elsewhere, so the visit ends there and
+  is imputed;
 - the user's next ``room_enter``: the visit ends there and is imputed.
+
+A ``room_leave`` of another room closes nothing, because the late leave of the previous
+room can arrive after the enter of the next one.
 
 An imputed end never lies more than ``session_cap_s`` after the enter, and a visit with no
 closing event at all ends at ``start + session_cap_s``. A ``room_leave`` that closes no
 visit is an orphan leave. An orphan leave of a room that comes at most ``max_skew_s``
-before an enter of the same room is taken as that enter's leave with a skewed clock, when the
-enter has no leave of its own. Such a visit gets zero dwell and is imputed. Dwell is capped at
-``max_dwell_s``. Everything is computed with window functions over one partitioning by
-user, without Python UDFs and without collecting a user's history into a list.
+before an enter of the same room, where the enter has no leave of its own, is taken as
+that enter's leave written with a skewed clock. Its time says nothing about the true end,
+so the visit ends as an imputed one would, and the pair is counted as skewed. Dwell is
+capped at ``max_dwell_s``. Everything is computed with window functions over one
+partitioning by user, without Python UDFs and without collecting a user's history into a
+list.
 """
 
 from __future__ import annotations
@@ -88,8 +93,8 @@ def _mark_boundaries(room_events: DataFrame) -> DataFrame:
     is_leave = F.col(C.EVENT_TYPE) == F.lit(ROOM_LEAVE)
     # The room of the latest enter at or before this event: the visit this event falls in.
     open_room = F.last(F.when(is_enter, F.col(C.ROOM_ID)), ignorenulls=True).over(up_to_here)
-    # A boundary ends the open visit: any leave, or a chat message in another room.
-    is_boundary = is_leave | (
+    # A boundary ends the open visit: a leave of its room, or a chat message in another room.
+    is_boundary = (is_leave & (F.col(C.ROOM_ID) == F.col("_open_room"))) | (
         (F.col(C.EVENT_TYPE) == F.lit(CHAT_MESSAGE))
         & F.col("_open_room").isNotNull()
         & (F.col(C.ROOM_ID) != F.col("_open_room"))
@@ -176,11 +181,7 @@ def _visit_columns(
     )
     cap_end = _plus_seconds(F.col(C.TS), session_cap_s)
     imputed_end = F.when(next_event_ts.isNull(), cap_end).otherwise(F.least(next_event_ts, cap_end))
-    end_uncapped = (
-        F.when(F.col("_measured"), F.col("_next_boundary.ts"))
-        .when(F.col("_skewed"), F.col(C.TS))
-        .otherwise(imputed_end)
-    )
+    end_uncapped = F.when(F.col("_measured"), F.col("_next_boundary.ts")).otherwise(imputed_end)
     at_session_cap = (
         ~F.col("_measured")
         & ~F.col("_skewed")
