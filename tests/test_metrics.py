@@ -8,6 +8,7 @@ import random
 import pytest
 from pyspark.ml.evaluation import RankingEvaluator
 from pyspark.mllib.evaluation import RankingMetrics
+
 from roomrec import columns as C
 from roomrec.metrics import (
     list_metrics,
@@ -27,14 +28,16 @@ LOG2_3 = math.log2(3)
 # user 4: list 40, 40, 41 with a duplicate; relevant {40, 41}.
 # user 5: list 50, 51; no relevant rooms, so not an evaluation user by default.
 # user 6: list 61, 62, 63, 60; relevant {60} only at position 4 > K.
+# user 8: list 80, 90, 81; relevant {80, 81, 82, 83}: more relevant rooms than K.
 LISTS = {
     1: [10, 11, 12, 13],
     2: [20, 21, 22],
     4: [40, 40, 41],
     5: [50, 51],
     6: [61, 62, 63, 60],
+    8: [80, 90, 81],
 }
-RELEVANT = {1: [11, 13, 20], 2: [22], 3: [30, 31], 4: [40, 41], 6: [60]}
+RELEVANT = {1: [11, 13, 20], 2: [22], 3: [30, 31], 4: [40, 41], 6: [60], 8: [80, 81, 82, 83]}
 
 # Expected values at K = 3, computed by hand.
 # user 1: one hit (11) at position 2.
@@ -49,6 +52,9 @@ RELEVANT = {1: [11, 13, 20], 2: [22], 3: [30, 31], 4: [40, 41], 6: [60]}
 #   precision 2/3, recall 2/2. DCG = 1 + 1/log2(4) = 1.5; IDCG over 2 positions = 1 + 1/log2(3).
 #   AP = (1/1 + 2/3) / min(2, 3) = 5/6. RR = 1.
 # user 6: the only relevant room is at position 4 > K, so 0 everywhere.
+# user 8: hits 80 at position 1 and 81 at position 3.
+#   precision 2/3, recall 2/4. DCG = 1 + 1/log2(4) = 1.5; IDCG over min(4, 3) = 3 positions.
+#   AP = (1/1 + 2/3) / min(4, 3) = 5/9. RR = 1.
 EXPECTED_AT_3 = {
     1: {
         "n_relevant": 3,
@@ -100,6 +106,16 @@ EXPECTED_AT_3 = {
         C.HIT: 0.0,
         C.RR: 0.0,
     },
+    8: {
+        "n_relevant": 4,
+        "n_hits": 2,
+        C.PRECISION: 2 / 3,
+        C.RECALL: 1 / 2,
+        C.NDCG: 1.5 / (1 + 1 / LOG2_3 + 0.5),
+        C.AP: 5 / 9,
+        C.HIT: 1.0,
+        C.RR: 1.0,
+    },
 }
 
 
@@ -130,7 +146,7 @@ def test_per_user_metrics_hand_table(hand_case):
     recs, relevant = hand_case
     per_user = per_user_metrics(recs, relevant, k=3).collect()
     rows = {row[C.USER_IDX]: row.asDict() for row in per_user}
-    assert sorted(rows) == [1, 2, 3, 4, 6]
+    assert sorted(rows) == [1, 2, 3, 4, 6, 8]
     for user, expected in EXPECTED_AT_3.items():
         for name, value in expected.items():
             assert rows[user][name] == pytest.approx(value, abs=EXACT), (user, name)
@@ -139,15 +155,15 @@ def test_per_user_metrics_hand_table(hand_case):
 def test_ranking_metrics_hand_means(hand_case):
     recs, relevant = hand_case
     means = ranking_metrics(recs, relevant, k=3)
-    # Means over users 1, 2, 3, 4 and 6 (user 5 has no relevant room).
-    assert means["n_users"] == 5
-    assert means["precision"] == pytest.approx((1 / 3 + 1 / 3 + 2 / 3) / 5, abs=EXACT)
-    assert means["recall"] == pytest.approx((1 / 3 + 1 + 1) / 5, abs=EXACT)
-    expected_ndcg = sum(user[C.NDCG] for user in EXPECTED_AT_3.values()) / 5
+    # Means over users 1, 2, 3, 4, 6 and 8 (user 5 has no relevant room).
+    assert means["n_users"] == 6
+    assert means["precision"] == pytest.approx((1 / 3 + 1 / 3 + 2 / 3 + 2 / 3) / 6, abs=EXACT)
+    assert means["recall"] == pytest.approx((1 / 3 + 1 + 1 + 1 / 2) / 6, abs=EXACT)
+    expected_ndcg = sum(user[C.NDCG] for user in EXPECTED_AT_3.values()) / 6
     assert means["ndcg"] == pytest.approx(expected_ndcg, abs=EXACT)
-    assert means["map"] == pytest.approx((1 / 6 + 1 / 3 + 5 / 6) / 5, abs=EXACT)
-    assert means["hit_rate"] == pytest.approx(3 / 5, abs=EXACT)
-    assert means["mrr"] == pytest.approx((1 / 2 + 1 / 3 + 1) / 5, abs=EXACT)
+    assert means["map"] == pytest.approx((1 / 6 + 1 / 3 + 5 / 6 + 5 / 9) / 6, abs=EXACT)
+    assert means["hit_rate"] == pytest.approx(4 / 6, abs=EXACT)
+    assert means["mrr"] == pytest.approx((1 / 2 + 1 / 3 + 1 + 1) / 6, abs=EXACT)
 
 
 def test_user_without_recommendations_stays_in_denominator(hand_case):
@@ -157,13 +173,14 @@ def test_user_without_recommendations_stays_in_denominator(hand_case):
     assert len(user_3) == 1
     assert user_3[0][C.PRECISION] == 0.0
     assert user_3[0][C.RECALL] == 0.0
-    # Dropping user 3 would give 4/3 / 4 = 1/3 instead of 4/3 / 5.
-    assert ranking_metrics(recs, relevant, k=3)["precision"] == pytest.approx(4 / 15, abs=EXACT)
+    # Dropping user 3 would give 2 / 5 instead of 2 / 6.
+    assert ranking_metrics(recs, relevant, k=3)["precision"] == pytest.approx(2 / 6, abs=EXACT)
 
 
 def test_users_argument_sets_denominator(spark, hand_case):
     recs, relevant = hand_case
-    # User 5 has a list but no relevant rooms; user 7 has neither; user 6 is left out.
+    # User 5 has a list but no relevant rooms, and user 7 has neither. Users 6 and 8 are left
+    # out.
     users = users_frame(spark, [1, 2, 3, 4, 5, 7])
     per_user = per_user_metrics(recs, relevant, k=3, users=users).collect()
     rows = {row[C.USER_IDX]: row for row in per_user}

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+
 from roomrec import columns as C
 from roomrec.split import random_split, temporal_split
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pyspark.ml.recommendation import ALS
+
 from roomrec import columns as C
 from roomrec.topk import exclude_seen, fill_with_fallback, from_array_recommendations
 
