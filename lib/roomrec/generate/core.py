@@ -139,7 +139,8 @@ def generate(
         generator_version, size, parameters, seed, start_date, end_date (inclusive),
         counts (users, rooms, lines, events_by_type as a JSON reader sees them,
         valid_events_by_type, visits, clean_visits and more), dirty (the exact number of
-        each dirty kind), dirty_lines and bot_user_ids.
+        each dirty kind), dirty_records (their sum, crash-lost room_leave records included) and
+        bot_user_ids.
     """
     get_size(size)
     start = parse_start_date(start_date)
@@ -246,7 +247,7 @@ def _generate_into(out: Path, size_name: str, seed: int, start: dt.date) -> dict
             "affinity_rows": affinity_rows,
         },
         "dirty": totals.dirty,
-        "dirty_lines": sum(totals.dirty.values()),
+        "dirty_records": sum(totals.dirty.values()),
         "bot_user_ids": [f"u{i:06d}" for i in np.flatnonzero(world.user_is_bot).tolist()],
     }
     (out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

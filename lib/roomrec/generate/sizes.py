@@ -16,7 +16,7 @@ class GeneratorSize:
     n_rooms_initial : int
         Rooms that exist before the first day of the window.
     new_rooms_per_day : int
-        Mean number of rooms created on each day of the window (Poisson).
+        Mean number of rooms created on each day of the window (Poisson, at least one).
     n_days : int
         Length of the window in days; one events partition is written per day.
     n_communities : int

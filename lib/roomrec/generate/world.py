@@ -330,7 +330,7 @@ def _draw_rooms(
     created_new: list[np.ndarray] = []
     for day in range(size.n_days):
         day_start = start_ms + day * MS_PER_DAY
-        count = int(rng.poisson(size.new_rooms_per_day))
+        count = max(1, int(rng.poisson(size.new_rooms_per_day)))
         weight = owner_weight * (registered < day_start)
         owners_new.append(rng.choice(len(weight), size=count, p=weight / weight.sum()))
         created_new.append(day_start + rng.integers(0, MS_PER_DAY, size=count))
