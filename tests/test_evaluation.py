@@ -152,19 +152,30 @@ def test_evaluate_models_lift(comparison):
     assert math.isnan(value(comparison, "perfect", "all", 2, "n_users", "lift"))
 
 
-def test_evaluate_models_lists_per_slice(spark):
+def test_evaluate_models_warns_unfiltered_discovery(spark, caplog):
+    relevant = {"discovery": spark.createDataFrame([(1, 2)], "user_idx int, room_idx int")}
+    recs = spark.createDataFrame([(1, 2, 1.0, 1)], LIST_SCHEMA)
+    with caplog.at_level("WARNING", logger="roomrec.evaluation"):
+        evaluate_models({"model": recs}, relevant, k_values=[1], baseline="")
+    assert "model/discovery" in caplog.text
+
+
+def test_evaluate_models_lists_per_slice(spark, caplog):
     relevant = {
         "all": spark.createDataFrame([(1, 1)], "user_idx int, room_idx int"),
         "discovery": spark.createDataFrame([(1, 2)], "user_idx int, room_idx int"),
     }
     all_list = spark.createDataFrame([(1, 1, 1.0, 1)], LIST_SCHEMA)
     discovery_list = spark.createDataFrame([(1, 2, 1.0, 1)], LIST_SCHEMA)
-    table = evaluate_models(
-        {"model": {"all": all_list, "discovery": discovery_list}},
-        relevant,
-        k_values=[1],
-        baseline="",
-    )
+    with caplog.at_level("WARNING", logger="roomrec.evaluation"):
+        table = evaluate_models(
+            {"model": {"all": all_list, "discovery": discovery_list}},
+            relevant,
+            k_values=[1],
+            baseline="",
+        )
+    # The discovery list was passed explicitly, so nothing is scored unfiltered.
+    assert "discovery" not in caplog.text
     assert value(table, "model", "all", 1, "precision") == pytest.approx(1.0, abs=EXACT)
     assert value(table, "model", "discovery", 1, "precision") == pytest.approx(1.0, abs=EXACT)
     assert table["lift"].isna().all()

@@ -247,11 +247,15 @@ def evaluate_models(
     max_k = max(k_values)
 
     rows = []
+    unfiltered: list[str] = []
     for model, model_lists in lists.items():
         for slice_name, slice_relevant in relevant.items():
             recs = _list_for_slice(model, model_lists, slice_name)
-            if seen is not None and slice_name in seen_excluded_slices:
-                recs = exclude_seen(recs, seen, k=max_k)
+            if slice_name in seen_excluded_slices:
+                if seen is not None:
+                    recs = exclude_seen(recs, seen, k=max_k)
+                elif isinstance(model_lists, DataFrame) or slice_name not in model_lists:
+                    unfiltered.append(f"{model}/{slice_name}")
             if users is not None:
                 slice_relevant = slice_relevant.join(users, on=C.USER_IDX, how="left_semi")
             results = ranking_metrics_multi_k(recs, slice_relevant, k_values=k_values)
@@ -259,11 +263,11 @@ def evaluate_models(
             for k in k_values:
                 for metric in TABLE_METRICS:
                     rows.append((model, slice_name, k, metric, results[k][metric]))
-    if seen is None and any(name in relevant for name in seen_excluded_slices):
+    if unfiltered:
         logger.warning(
-            "no seen pairs given: lists for %s are scored as passed, including rooms the "
-            "user visited in training",
-            ", ".join(seen_excluded_slices),
+            "no seen pairs given and no list per slice for %s: those lists are scored as "
+            "passed, including rooms the user visited in training",
+            ", ".join(unfiltered),
         )
 
     table = pd.DataFrame(rows, columns=["model", "slice", "k", "metric", "value"])
