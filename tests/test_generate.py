@@ -42,6 +42,34 @@ def tiny(tmp_path_factory) -> tuple[Path, dict, float]:
     return out, manifest, time.perf_counter() - started
 
 
+def _invalid_kind(record: object, earliest: dt.datetime, latest: dt.datetime) -> str | None:
+    """Return the dirty kind that makes a parsed line invalid, or None if it is valid."""
+    if not isinstance(record, dict) or not all(key in record for key in REQUIRED_KEYS):
+        return "missing_field"
+    ids_are_strings = all(isinstance(record[k], str) for k in REQUIRED_KEYS[:4])
+    optional_are_strings = all(
+        record[k] is None or isinstance(record[k], str) for k in REQUIRED_KEYS[4:]
+    )
+    if not ids_are_strings or not optional_are_strings:
+        return "wrong_type"
+    try:
+        ts = dt.datetime.fromisoformat(record["ts"].replace("Z", "+00:00"))
+    except ValueError:
+        return "unparseable_ts"
+    if record["event_type"] not in EVENT_TYPES:
+        return "unknown_event_type"
+    if record["user_id"] == "":
+        return "empty_user_id"
+    if record["room_id"] is not None and len(record["room_id"]) > 256:
+        return "long_room_id"
+    if ts < earliest:
+        return "epoch_ts"
+    if ts > latest:
+        return "future_ts"
+    record["instant"] = ts
+    return None
+
+
 @pytest.fixture(scope="module")
 def parsed(tiny) -> dict:
     """Classify every event line the way a careful cleaning step would."""
@@ -52,69 +80,48 @@ def parsed(tiny) -> dict:
     latest = end + dt.timedelta(days=366)
     kinds: collections.Counter = collections.Counter()
     lines_by_type: collections.Counter = collections.Counter()
+    partition_mismatch: collections.Counter = collections.Counter()
     valid: list[dict] = []
     seen_lines: dict[str, str] = {}
     duplicate_copies_identical = True
-    partition_mismatch: collections.Counter = collections.Counter()
     n_lines = 0
+
     for path in sorted(out.glob("events/date=*/part-*.json.gz")):
         partition = path.parent.name.split("=", 1)[1]
         running_max = None
         with gzip.open(path, "rt", encoding="utf-8") as stream:
-            for line in stream:
-                n_lines += 1
-                line = line.rstrip("\n")
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    kinds["malformed_json"] += 1
-                    continue
-                if record.get("event_type") in EVENT_TYPES:
-                    lines_by_type[record["event_type"]] += 1
-                if not all(key in record for key in REQUIRED_KEYS):
-                    kinds["missing_field"] += 1
-                    continue
-                if not all(isinstance(record[k], str) for k in REQUIRED_KEYS[:4]) or not all(
-                    record[k] is None or isinstance(record[k], str) for k in REQUIRED_KEYS[4:]
-                ):
-                    kinds["wrong_type"] += 1
-                    continue
-                try:
-                    ts = dt.datetime.fromisoformat(record["ts"].replace("Z", "+00:00"))
-                except ValueError:
-                    kinds["unparseable_ts"] += 1
-                    continue
-                if record["event_type"] not in EVENT_TYPES:
-                    kinds["unknown_event_type"] += 1
-                    continue
-                if record["user_id"] == "":
-                    kinds["empty_user_id"] += 1
-                    continue
-                if record["room_id"] is not None and len(record["room_id"]) > 256:
-                    kinds["long_room_id"] += 1
-                    continue
-                if ts < earliest:
-                    kinds["epoch_ts"] += 1
-                    continue
-                if ts > latest:
-                    kinds["future_ts"] += 1
-                    continue
-                if record["event_id"] in seen_lines:
-                    kinds["duplicate"] += 1
-                    duplicate_copies_identical &= seen_lines[record["event_id"]] == line
-                else:
-                    seen_lines[record["event_id"]] = line
-                    record["instant"] = ts
-                    record["partition"] = partition
-                    valid.append(record)
-                if not record["ts"].endswith("Z"):
-                    kinds["non_utc_offset"] += 1
-                if running_max is not None and ts < running_max:
-                    kinds["out_of_order"] += 1
-                else:
-                    running_max = ts
-                if ts.astimezone(dt.timezone.utc).date().isoformat() != partition:
-                    partition_mismatch[record["event_type"]] += 1
+            lines = stream.read().splitlines()
+        n_lines += len(lines)
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                kinds["malformed_json"] += 1
+                continue
+            if isinstance(record, dict) and record.get("event_type") in EVENT_TYPES:
+                lines_by_type[record["event_type"]] += 1
+            kind = _invalid_kind(record, earliest, latest)
+            if kind is not None:
+                kinds[kind] += 1
+                continue
+
+            # Valid records: count duplicates, offsets, disorder and partition mismatches.
+            ts = record["instant"]
+            if record["event_id"] in seen_lines:
+                kinds["duplicate"] += 1
+                duplicate_copies_identical &= seen_lines[record["event_id"]] == line
+            else:
+                seen_lines[record["event_id"]] = line
+                valid.append(record)
+            if not record["ts"].endswith("Z"):
+                kinds["non_utc_offset"] += 1
+            if running_max is not None and ts < running_max:
+                kinds["out_of_order"] += 1
+            else:
+                running_max = ts
+            if ts.astimezone(dt.timezone.utc).date().isoformat() != partition:
+                partition_mismatch[record["event_type"]] += 1
+
     return {
         "kinds": kinds,
         "lines_by_type": lines_by_type,

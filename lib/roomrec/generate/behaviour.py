@@ -1,4 +1,4 @@
-"""Which rooms users choose: candidate rooms, visit history, drift and room sampling.
+"""Room choice of users: candidate rooms, visit history, interest drift and sampling.
 
 Every user keeps a fixed set of candidate rooms (their top rooms by discovery weight, see
 :func:`roomrec.generate.world.discovery_weights`) and a decayed visit count per candidate.
