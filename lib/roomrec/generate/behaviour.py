@@ -49,7 +49,10 @@ SAMPLE_CHUNK = 50_000
 
 @dataclass
 class Candidates:
-    """Per-user candidate rooms with their static weight, affinity and visit counts."""
+    """Per-user candidate rooms with their static weight, affinity and visit counts.
+
+    Each array has shape (users, K); the rooms of each row are sorted by room index.
+    """
 
     rooms: np.ndarray
     weight: np.ndarray
@@ -74,9 +77,9 @@ AGE_FACTOR_BY_HOUR = np.concatenate(
 def room_age_factor(created_ms: np.ndarray, at_ms: np.ndarray) -> np.ndarray:
     """Return the popularity factor of rooms of a given creation time at a given time.
 
-    The factor is 0 before creation, ramps up to about 1 + NOVELTY_BOOST within a day or
-    two and decays to 1 over NOVELTY_DAYS. It is looked up per whole hour of age.
-    Arguments broadcast.
+    The factor is 0 before creation. It peaks one to two days after creation (at about
+    1.75 with the default constants) and then decays towards 1 with time constant
+    NOVELTY_DAYS. It is looked up per whole hour of age. Arguments broadcast.
     """
     hours = np.floor_divide(at_ms - created_ms, MS_PER_HOUR) + 1
     np.clip(hours, 0, len(AGE_FACTOR_BY_HOUR) - 1, out=hours)

@@ -17,9 +17,15 @@ from roomrec import columns as col
 from roomrec.columns import EVENT_TYPES
 from roomrec.generate import behaviour, dirty
 from roomrec.generate.events import Events, concat_events, empty_events
-from roomrec.generate.simulate import SimulationState, simulate_day
+from roomrec.generate.simulate import DayStats, SimulationState, simulate_day
 from roomrec.generate.sizes import get_size
-from roomrec.generate.world import AFFINITY_BLOCK_USERS, MS_PER_DAY, affinity_block, build_world
+from roomrec.generate.world import (
+    AFFINITY_BLOCK_USERS,
+    MS_PER_DAY,
+    World,
+    affinity_block,
+    build_world,
+)
 from roomrec.generate.writer import write_gzip_lines, write_rooms, write_users
 
 logger = logging.getLogger(__name__)
@@ -212,7 +218,7 @@ def _generate_into(out: Path, size_name: str, seed: int, start: dt.date) -> dict
             stats.visits + stats.bot_visits,
         )
     if len(carry):
-        raise RuntimeError(f"{len(carry)} events fell after the window end; this is a bug")
+        raise RuntimeError(f"internal error: {len(carry)} events lie after the window end")
 
     n_rooms = write_rooms(out / "rooms" / "part-00000.json.gz", world)
     n_users = write_users(out / "users" / "part-00000.json.gz", world)
@@ -281,7 +287,7 @@ class _Totals:
         self._invalid_enters: list[np.ndarray] = []
         self._broken_leaves: list[np.ndarray] = []
 
-    def add_day(self, stats, output: dirty.DayOutput) -> None:
+    def add_day(self, stats: DayStats, output: dirty.DayOutput) -> None:
         self.events += output.n_events
         self.sessions += stats.sessions
         self.visits += stats.visits + stats.bot_visits
@@ -315,7 +321,7 @@ class _Totals:
         }
 
 
-def write_truth(path: Path, world) -> int:
+def write_truth(path: Path, world: World) -> int:
     """Write each user's top rooms by planted affinity, highest first, and return the row count.
 
     Affinities are those at the end of the window, after interest drift.

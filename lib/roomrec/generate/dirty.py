@@ -20,6 +20,7 @@ from roomrec import columns as col
 from roomrec.columns import EVENT_TYPES
 from roomrec.generate import vocab
 from roomrec.generate.events import NO_ROOM, ROOM_ENTER, ROOM_LEAVE, Events
+from roomrec.generate.writer import format_iso_ms
 
 MS_PER_YEAR = 365 * 86_400_000
 MAX_ROOM_ID_LENGTH = 256
@@ -54,6 +55,7 @@ VALID_KINDS = frozenset(
 OUT_OF_ORDER_DELAY_MS = (5_000, 900_000)
 # How far a clock-skewed room_leave is written before its room_enter, in milliseconds.
 CLOCK_SKEW_MS = (1_000, 60_000)
+# Years added to the ts of records planted with a far-future ts.
 FUTURE_YEARS = (20, 80)
 
 
@@ -68,11 +70,6 @@ class DayOutput:
     invalid_enter_visits: np.ndarray
     broken_leave_visits: np.ndarray
     n_events: int
-
-
-def _format_ts(ms: np.ndarray) -> list[str]:
-    text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
-    return [t + "Z" for t in text.tolist()]
 
 
 def _format_offset_ts(ms: int, offset_min: int) -> str:
@@ -151,7 +148,7 @@ def render_day(
     displaced = np.flatnonzero(kind == code["out_of_order"])
     order_key[displaced] += rng.integers(*OUT_OF_ORDER_DELAY_MS, size=len(displaced))
 
-    ts_text = _format_ts(written_ts)
+    ts_text = format_iso_ms(written_ts)
     types = [EVENT_TYPES[t] for t in events.event_type.tolist()]
     users = user_json[events.user].tolist()
     rooms = room_json[events.room].tolist()
