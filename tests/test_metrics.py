@@ -214,7 +214,8 @@ def test_duplicate_relevant_pairs_count_once(spark):
 
 def test_multi_k_matches_single_k(hand_case):
     recs, relevant = hand_case
-    combined = ranking_metrics_multi_k(recs, relevant, k_values=[1, 3, 4])
+    combined = ranking_metrics_multi_k(recs, relevant, k_values=[1, 3, 4, 3])
+    assert sorted(combined) == [1, 3, 4]
     for k in (1, 3, 4):
         single = ranking_metrics(recs, relevant, k=k)
         for name, value in single.items():

@@ -244,6 +244,7 @@ def evaluate_models(
     if users is not None:
         _require_columns(users, [C.USER_IDX], "users")
         users = users.select(C.USER_IDX).distinct()
+    k_values = list(dict.fromkeys(k_values))
     max_k = max(k_values)
 
     rows = []

@@ -172,6 +172,7 @@ def per_user_metrics_multi_k(
     _require_positive_k(k_values)
     if not k_values:
         raise ValueError("k_values is empty; pass at least one cutoff such as [10]")
+    k_values = list(dict.fromkeys(k_values))
     _require_columns(recs, [C.USER_IDX, C.ROOM_IDX, C.POSITION], "recs")
     _require_columns(relevant, [C.USER_IDX, C.ROOM_IDX], "relevant")
     if users is not None:
@@ -240,6 +241,7 @@ def ranking_metrics_multi_k(
 
     Returns a dict from each cutoff to the dict that :func:`ranking_metrics` returns.
     """
+    k_values = list(dict.fromkeys(k_values))
     per_user = per_user_metrics_multi_k(recs, relevant, k_values=k_values, users=users)
     means = [
         F.avg(f"{name}_{k}").alias(f"{name}_{k}") for k in k_values for name in PER_USER_METRICS
