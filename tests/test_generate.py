@@ -596,3 +596,16 @@ def test_concurrent_ensure_generated(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
         "tiny-seed11"
     ]
+
+
+def test_module_entry_point_runs(tmp_path):
+    out = tmp_path / "module"
+    result = subprocess.run(
+        [sys.executable, "-m", "roomrec.generate", "--size", "tiny", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "manifest.json").is_file()

@@ -124,6 +124,5 @@ def ensure_generated(
         if path.exists() and not (path / MANIFEST_NAME).is_file():
             logger.warning("removing incomplete data set folder %s", path)
             shutil.rmtree(path)
-        logger.info("generating %s data set with seed %d into %s", size, seed, path)
         generate(path, size=size, seed=seed, start_date=start_date)
     return path

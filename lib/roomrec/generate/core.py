@@ -154,6 +154,7 @@ def generate(
     check_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    logger.info("generating %s data set (seed %d) into %s", size, seed, out)
     try:
         manifest = _generate_into(tmp, size, seed, start)
         replace_dir(tmp, out)
@@ -175,7 +176,6 @@ def _generate_into(out: Path, size_name: str, seed: int, start: dt.date) -> dict
     world_rng = np.random.Generator(np.random.PCG64(seeds[0]))
     history_rng = np.random.Generator(np.random.PCG64(seeds[1]))
 
-    logger.info("generating %s data set (seed %d) into %s", size_name, seed, out)
     world = build_world(params, world_rng, start_ms)
     candidates = behaviour.build_candidates(world)
     behaviour.warm_up_history(history_rng, world, candidates)
