@@ -176,3 +176,12 @@ def test_apply_index_adds_both_indexes(pairs):
     indexed = apply_index(pairs, users, rooms)
     rows = {(r[C.USER_IDX], r[C.ROOM_IDX]) for r in indexed.collect()}
     assert rows == {(0, 0), (0, 1), (1, 0), (1, 2)}
+
+
+def test_build_index_dense_across_partitions(spark):
+    ids = [f"u{n:04d}" for n in range(1000)]
+    frame = spark.createDataFrame([(i,) for i in reversed(ids)], "user_id string").repartition(7)
+    index = build_index(frame, C.USER_ID, C.USER_IDX)
+    mapping = {row[C.USER_ID]: row[C.USER_IDX] for row in index.collect()}
+    assert len(mapping) == 1000
+    assert [mapping[i] for i in ids] == list(range(1000))

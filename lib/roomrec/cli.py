@@ -67,16 +67,6 @@ def _params(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delegate(module_name: str):
-    def run(args: argparse.Namespace) -> int:
-        import importlib
-
-        module = importlib.import_module(f"roomrec.{module_name}")
-        return module.main(args.rest)
-
-    return run
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roomrec",
@@ -116,28 +106,27 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_argument("--notebooks-dir", default="")
     params.set_defaults(handler=_params)
 
-    delegated = {
-        "generate": ("generate", "write the built-in sample logs (see 'roomrec generate -h')"),
-        "export-zeppelin": ("zeppelin", "turn the notebooks into Zeppelin notes"),
-        "emr": ("emr", "print or run the AWS EMR cluster and step commands"),
-    }
-    for name, (module_name, help_text) in delegated.items():
-        sub = commands.add_parser(name, help=help_text, add_help=False)
-        sub.add_argument("rest", nargs=argparse.REMAINDER)
-        sub.set_defaults(handler=_delegate(module_name))
+    # Listed for --help only: main() hands these to their own modules' parsers.
+    commands.add_parser("generate", help="write the built-in sample logs")
+    commands.add_parser("export-zeppelin", help="turn the notebooks into Zeppelin notes")
+    commands.add_parser("emr", help="print or run the AWS EMR cluster and step commands")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    return args.handler(args)
+
+
+def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
     logging.getLogger("py4j").setLevel(logging.WARNING)
     logging.getLogger("papermill").setLevel(logging.WARNING)
-    return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -244,16 +244,45 @@ def filter_support(
 def build_index(frame: DataFrame, id_column: str, index_column: str) -> DataFrame:
     """Map distinct string ids to dense integers 0..n-1, in id order.
 
-    ALS needs integer ids within the int range. ``zipWithIndex`` over the sorted distinct
-    ids gives dense, deterministic indexes without collecting the ids to the driver, which
-    ``StringIndexer`` would do with its label array.
+    ALS needs integer ids within the int range. ``StringIndexer`` would collect every
+    label to the driver, and ``zipWithIndex`` ships every id through Python workers. Here
+    the ids are sorted, each row gets its partition id and position, and only one count
+    per partition reaches the driver to turn positions into global offsets. The index is
+    the id's rank in sort order, so it does not depend on how the sort split the data.
     """
-    distinct_ids = frame.select(id_column).distinct().orderBy(id_column)
     spark = frame.sparkSession
-    indexed = distinct_ids.rdd.zipWithIndex().map(lambda pair: (pair[0][0], pair[1]))
+    ordered = (
+        frame
+        .select(id_column)
+        .distinct()
+        .orderBy(id_column)
+        .withColumn("_partition", F.spark_partition_id())
+        .withColumn("_row", F.monotonically_increasing_id())
+        .cache()
+    )
+    sizes = (
+        ordered
+        .groupBy("_partition")
+        .agg(F.count(F.lit(1)).alias("_rows"), F.min("_row").alias("_first_row"))
+        .orderBy("_partition")
+        .collect()
+    )
+    offsets, total = [], 0
+    for row in sizes:
+        offsets.append((row["_partition"], total - row["_first_row"]))
+        total += row["_rows"]
+    if total >= 2**31:
+        raise ValueError(
+            f"{total} distinct {id_column} values exceed the int range ALS accepts"
+        )
+    offset_frame = spark.createDataFrame(offsets, "_partition int, _offset long")
     return (
-        spark.createDataFrame(indexed, [id_column, index_column])
-        .withColumn(index_column, F.col(index_column).cast("int"))
+        ordered
+        .join(F.broadcast(offset_frame), on="_partition", how="inner")
+        .select(
+            id_column,
+            (F.col("_row") + F.col("_offset")).cast("int").alias(index_column),
+        )
     )
 
 

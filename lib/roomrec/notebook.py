@@ -71,8 +71,11 @@ def require_artifact(artifacts_dir: str, name: str, *, written_by: str) -> str:
     return str(path)
 
 
-def save_figure(figure, artifacts_dir: str, name: str) -> str:
-    """Save a matplotlib figure as ``<artifacts_dir>/plots/<name>.png`` and return the path."""
+def save_figure(figure, artifacts_dir: str, name: str) -> None:
+    """Save a matplotlib figure as ``<artifacts_dir>/plots/<name>.png``.
+
+    Returns None, so a notebook cell ending in this call shows the plot but no path.
+    """
     path = artifacts_path(artifacts_dir, "plots", f"{name}.png")
     figure.savefig(path, bbox_inches="tight")
-    return path
+    logger.debug("saved plot %s", path)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame
@@ -11,6 +13,7 @@ from pyspark.sql import functions as F
 from roomrec import columns as C
 from roomrec.als import recommend_top_k, seen_headroom
 from roomrec.baselines import global_popularity
+from roomrec.notebook import artifacts_path
 from roomrec.topk import exclude_seen, fill_with_fallback
 
 logger = logging.getLogger(__name__)
@@ -117,3 +120,72 @@ def summarize_sources(recommendations: DataFrame) -> DataFrame:
         )
         .orderBy(C.SOURCE)
     )
+
+
+@dataclass
+class RecommendResult:
+    """What ``05_recommend`` shows: settings, rows per source and a sample of lists."""
+
+    settings: dict
+    sources: Any  # pandas.DataFrame
+    sample: Any  # pandas.DataFrame
+    path: str
+
+
+def recommend_stage(
+    spark,
+    artifacts_dir: str,
+    *,
+    top_n: int,
+    exclude_visited: bool,
+    output_path: str,
+    seed: int,
+    als_params: dict,
+    matrix_options: dict,
+    sample_users: int = 3,
+) -> RecommendResult:
+    """Fit ALS with the tuned settings on all interactions and write every user's top-N.
+
+    The lists go to ``output_path`` (Parquet), or ``<artifacts_dir>/recommendations``.
+    """
+    from roomrec.als import fit_als
+    from roomrec.pipeline import read_artifact, read_rooms_artifact, training_matrix, tuned_settings
+
+    settings = tuned_settings(artifacts_dir, als_params)
+    pairs = read_artifact(spark, artifacts_dir, "interactions")
+    user_index = read_artifact(spark, artifacts_dir, "user_index")
+    room_index = read_artifact(spark, artifacts_dir, "room_index")
+    rooms = read_rooms_artifact(spark, artifacts_dir)
+    if rooms is None:
+        # Without a rooms table every room is public and nobody owns one.
+        rooms = room_index.select(
+            C.ROOM_ID,
+            F.lit(None).cast("string").alias(C.OWNER_ID),
+            F.lit(True).alias(C.IS_PUBLIC),
+        )
+    matrix = training_matrix(
+        pairs, confidence_scheme=settings["confidence_scheme"], **matrix_options
+    ).cache()
+    model = fit_als(
+        matrix, rank=settings["rank"], reg_param=settings["reg_param"],
+        alpha=settings["alpha"], max_iter=settings["max_iter"], seed=seed,
+    )
+    lists = recommend_for_all(
+        model, pairs, rooms, user_index, room_index, top_n=top_n,
+        exclude_visited=exclude_visited,
+    )
+    path = output_path or artifacts_path(artifacts_dir, "recommendations")
+    lists.write.mode("overwrite").parquet(path)
+    written = spark.read.parquet(path)
+    sources = summarize_sources(written).toPandas()
+    first_users = (
+        written.select(C.USER_ID).distinct().orderBy(C.USER_ID).limit(sample_users)
+    )
+    sample = (
+        written
+        .join(first_users, on=C.USER_ID, how="left_semi")
+        .orderBy(C.USER_ID, C.POSITION)
+        .toPandas()
+    )
+    settings = {**settings, "top_n": top_n, "exclude_visited": exclude_visited, "seed": seed}
+    return RecommendResult(settings, sources, sample, path)
