@@ -170,6 +170,79 @@ def test_read_events_selects_date_range(spark, tmp_path):
     assert result.counts["files"] == 2
 
 
+def test_read_events_accepts_glob(spark, tmp_path):
+    write_events(
+        tmp_path / "events/date=2026-01-05/part-0.json", [event("a", "2026-01-05T10:00:00Z")]
+    )
+    write_events(
+        tmp_path / "events/date=2026-01-06/part-0.json", [event("b", "2026-01-06T10:00:00Z")]
+    )
+
+    result = read_events(spark, str(tmp_path / "events/date=2026-01-0[6-9]"))
+
+    assert [row[C.EVENT_ID] for row in result.accepted.collect()] == ["b"]
+
+
+def test_read_events_csv_with_header(spark, tmp_path):
+    write_lines(
+        tmp_path / "events/part-0.csv",
+        [
+            "event_id,ts,user_id,event_type,room_id,screen",
+            "e1,2026-01-05T10:00:00+01:00,u1,room_enter,r1,",
+            "e2,2026-01-05T10:00:00Z,u1,click,,home",
+            "e3,2026-01-05T10:00:00Z,u1",
+        ],
+    )
+
+    result = read_events(spark, str(tmp_path / "events"))
+
+    rows = {row[C.EVENT_ID]: row for row in result.accepted.collect()}
+    assert result.counts["input_format"] == "csv"
+    assert result.counts["read"] == 3
+    assert rows["e1"][C.TS] == dt.datetime(2026, 1, 5, 9, 0, 0)
+    assert rows["e1"][C.SCREEN] is None
+    assert rows["e2"][C.ROOM_ID] is None
+    assert result.counts["rejected"] == {"malformed_csv": 1}
+
+
+def test_read_events_parquet(spark, tmp_path):
+    frame = spark.createDataFrame(
+        [
+            ("e1", dt.datetime(2026, 1, 5, 10, 0, 0), "u1", "room_enter", "r1", None),
+            ("e2", dt.datetime(1970, 1, 1, 0, 0, 0), "u1", "click", None, "home"),
+            ("e3", dt.datetime(2026, 1, 5, 10, 0, 0), "u1", "room_enter", None, None),
+        ],
+        "event_id string, ts timestamp, user_id string, event_type string, "
+        "room_id string, screen string",
+    )
+    frame.write.parquet(str(tmp_path / "events"))
+
+    result = read_events(spark, str(tmp_path / "events"))
+
+    rows = result.accepted.collect()
+    assert result.counts["input_format"] == "parquet"
+    assert [row[C.EVENT_ID] for row in rows] == ["e1"]
+    assert rows[0][C.TS] == dt.datetime(2026, 1, 5, 10, 0, 0)
+    assert result.counts["rejected"] == {"missing_room_id": 1, "ts_out_of_range": 1}
+    raw = {row[C.REASON]: row[C.RAW_RECORD] for row in result.rejected.collect()}
+    assert json.loads(raw["missing_room_id"])["event_id"] == "e3"
+
+
+def test_read_events_rejects_mixed_formats(spark, tmp_path):
+    write_events(tmp_path / "events/part-0.json", [event("a", "2026-01-05T10:00:00Z")])
+    write_lines(tmp_path / "events/part-1.csv", ["event_id,ts"])
+
+    with pytest.raises(ValueError, match="mix formats"):
+        read_events(spark, str(tmp_path / "events"))
+
+
+def test_read_events_date_range_needs_partitions(spark, tmp_path):
+    write_events(tmp_path / "events/part-0.json", [event("a", "2026-01-05T10:00:00Z")])
+
+    with pytest.raises(ValueError, match="date=YYYY-MM-DD"):
+        read_events(spark, str(tmp_path / "events"), start_date="2026-01-01")
+
+
 def test_read_events_respects_explicit_max_ts(spark, tmp_path):
     write_events(tmp_path / "events/part-0.json", [event("e1", "2026-01-05T10:00:00Z")])
 

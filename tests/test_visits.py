@@ -256,3 +256,34 @@ def test_flag_bots_by_events_and_rooms(spark):
     assert result.counts["events_removed"] == 38
     remaining = exclude_bots(events, result.bots)
     assert {row[C.USER_ID] for row in remaining.collect()} == {"human"}
+
+
+def test_flag_bots_percentile_limit(spark):
+    rows = [(f"b{i}", i, "busy", "click", None) for i in range(50)]
+    for user in range(9):
+        rows += [(f"q{user}-{i}", i, f"quiet{user}", "click", None) for i in range(3)]
+    events = events_frame(spark, rows)
+
+    result = flag_bots(events, percentile=0.8)
+
+    assert [row[C.USER_ID] for row in result.bots.collect()] == ["busy"]
+    assert result.counts["events_per_day_limit"] == 3.0
+
+
+def test_flag_bots_rejects_bad_percentile(spark):
+    events = events_frame(spark, [("e1", 0, "u1", "click", None)])
+
+    with pytest.raises(ValueError, match="percentile must be in"):
+        flag_bots(events, percentile=1.5)
+
+
+def test_flag_bots_counts_days_in_utc(spark):
+    # 20 events on each side of midnight UTC: two days of 20, not one day of 40.
+    late = dt.datetime(2026, 1, 5, 23, 59, 0)
+    rows = [(f"a{i}", late, "u1", "click", None) for i in range(20)]
+    rows += [(f"b{i}", late + dt.timedelta(minutes=2), "u1", "click", None) for i in range(20)]
+    events = spark.createDataFrame(rows, EVENT_SCHEMA)
+
+    result = flag_bots(events, max_events_per_day=30)
+
+    assert result.counts["users"] == 0
