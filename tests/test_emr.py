@@ -166,7 +166,7 @@ def test_params_emr_keys_and_values(configurations, sizing):
         "input_format",
         "start_date",
         "end_date",
-        "artifacts_dir",
+        "data_dir",
         "spark_master",
         "spark_conf",
         "shuffle_partitions",
@@ -175,7 +175,8 @@ def test_params_emr_keys_and_values(configurations, sizing):
     }
     assert params["spark_master"] == "yarn"
     assert params["input_path"].startswith("s3://")
-    assert params["artifacts_dir"].startswith("s3://")
+    assert params["data_dir"].startswith("s3://")
+    assert "{run_id}" in params["data_dir"]
     assert params["checkpoint_dir"] == "hdfs:///roomrec/checkpoints"
     assert params["shuffle_partitions"] == sizing.shuffle_partitions
     conf = params["spark_conf"]

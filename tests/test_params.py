@@ -95,3 +95,16 @@ def test_notebook_parameters_reads_types(tmp_path):
     assert declared["alpha"]["help"] == "confidence scale"
     assert declared["rank"]["type"] == "int"
     assert declared["name"]["type"] == "str"
+
+
+def test_emr_params_validate_against_notebooks():
+    from pathlib import Path
+
+    from roomrec import runner
+
+    repo = Path(__file__).resolve().parent.parent
+    declared = {}
+    for notebook in runner.list_notebooks(repo / "notebooks"):
+        declared.update(P.notebook_parameters(notebook))
+    for name in ("emr.yaml", "default.yaml", "tiny.yaml"):
+        P.validate(P.load_yaml(repo / "params" / name), declared, name)

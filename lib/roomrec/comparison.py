@@ -18,6 +18,7 @@ from roomrec.metrics import list_metrics
 from roomrec.notebook import read_json
 from roomrec.oracle import oracle_lists, read_affinities
 from roomrec.pipeline import (
+    Workspace,
     read_artifact,
     read_rooms_artifact,
     split_data,
@@ -90,7 +91,7 @@ class EvaluationResult:
 
 def evaluate(
     spark: SparkSession,
-    artifacts_dir: str,
+    ws: Workspace,
     *,
     split: str,
     validation_days: int,
@@ -112,15 +113,15 @@ def evaluate(
     """
     if k not in k_values:
         raise ValueError(f"k={k} must be one of k_values={k_values}; add it to k_values")
-    settings = tuned_settings(artifacts_dir, als_params)
+    settings = tuned_settings(ws, als_params)
     max_k = max(k_values)
     parts = split_data(
-        spark, artifacts_dir, phase="test", split=split, validation_days=validation_days,
+        spark, ws, phase="test", split=split, validation_days=validation_days,
         test_days=test_days, random_fractions=random_fractions, seed=seed,
     )
-    room_index = read_artifact(spark, artifacts_dir, "room_index")
-    user_index = read_artifact(spark, artifacts_dir, "user_index")
-    rooms = read_rooms_artifact(spark, artifacts_dir)
+    room_index = read_artifact(spark, ws, "room_index")
+    user_index = read_artifact(spark, ws, "user_index")
+    rooms = read_rooms_artifact(spark, ws)
     rooms_indexed = None if rooms is None else rooms.join(room_index, on=C.ROOM_ID, how="inner")
 
     relevant = split_relevant(
@@ -153,8 +154,10 @@ def evaluate(
                                       popularity[DISCOVERY], users, max_k),
         },
         B.GLOBAL_POPULARITY: popularity,
-        B.OWN_HISTORY: B.own_history(parts.train_pairs.filter(~F.col(C.IS_OWN_ROOM)), users,
-                                     k=max_k),
+        # Own history only repeats training rooms, so it scores 0 on discovery by design.
+        B.OWN_HISTORY: _same_for_every_slice(
+            B.own_history(parts.train_pairs.filter(~F.col(C.IS_OWN_ROOM)), users, k=max_k)
+        ),
         B.RANDOM: {
             ALL: B.random_rooms(room_index, users, k=max_k, seed=seed),
             DISCOVERY: B.random_rooms(room_index, users, k=max_k, seed=seed, seen=seen),
@@ -168,7 +171,7 @@ def evaluate(
             DISCOVERY: B.recent_popularity(parts.train_visits, users, k=max_k,
                                            window_days=recent_days, end_ts=end),
         }
-    affinities = read_json(artifacts_dir, "inputs", written_by="02_build_interactions").get(
+    affinities = read_json(ws.artifacts_dir, "inputs", written_by="02_build_interactions").get(
         "affinities", ""
     )
     if affinities:
@@ -196,6 +199,10 @@ def _own_pairs(spark, rooms, user_index: DataFrame, room_index: DataFrame) -> Da
         .join(room_index, on=C.ROOM_ID, how="inner")
         .select(C.USER_IDX, C.ROOM_IDX)
     )
+
+
+def _same_for_every_slice(recs: DataFrame) -> dict:
+    return {ALL: recs, DISCOVERY: recs}
 
 
 def _with_fallback(recs: DataFrame, fallback: DataFrame, users: DataFrame, k: int) -> DataFrame:

@@ -22,7 +22,7 @@ from roomrec.interactions import (
     build_index,
     filter_support,
 )
-from roomrec.notebook import artifacts_path, read_json, require_artifact, write_json
+from roomrec.notebook import artifacts_path, read_json, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,35 @@ class Inputs:
     rooms: str = ""
     users: str = ""
     affinities: str = ""  # planted truth; only generated data has it
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where a run writes: small files for people, Parquet for Spark.
+
+    ``artifacts_dir`` is a local folder for JSON, CSV and plots. ``data_dir`` holds the
+    Parquet tables, which every executor must reach: on a cluster an ``hdfs://`` or
+    ``s3://`` folder, locally a folder below ``artifacts_dir``.
+    """
+
+    artifacts_dir: str
+    data_dir: str
+
+    def table(self, name: str) -> str:
+        """Return the location of the Parquet table ``name``."""
+        if "://" in self.data_dir:
+            return self.data_dir.rstrip("/") + "/" + name
+        return artifacts_path(self.data_dir, name)
+
+
+def workspace(artifacts_dir: str, data_dir: str = "") -> Workspace:
+    """Return the run's workspace; an empty ``data_dir`` means ``<artifacts_dir>/data``."""
+    if "://" in artifacts_dir:
+        raise ValueError(
+            f"artifacts_dir must be a local folder, got {artifacts_dir!r}; put the "
+            "cluster location in data_dir (Parquet tables) and keep artifacts_dir local"
+        )
+    return Workspace(artifacts_dir, data_dir or str(Path(artifacts_dir, "data")))
 
 
 def resolve_inputs(
@@ -101,7 +130,7 @@ def ingest(
     start_date: str,
     end_date: str,
     max_rejected_share: float,
-    artifacts_dir: str,
+    ws: Workspace,
     event_options: dict | None = None,
 ) -> IngestStage:
     """Read logs of any supported kind into visits, write rejects, check the rejected share.
@@ -124,7 +153,7 @@ def ingest(
         if rooms is not None:
             options.setdefault("rooms", rooms)
     loaded = load_visits(spark, input_format=input_format, path=inputs.events, **options)
-    write_rejected(loaded, artifacts_path(artifacts_dir, "rejected"))
+    write_rejected(loaded, ws.table("rejected"))
     check_rejected_share(loaded.counts, max_rejected_share=max_rejected_share,
                          source=inputs.events)
     return IngestStage(loaded.visits, loaded.quality, loaded.counts, loaded.bots,
@@ -204,16 +233,16 @@ def write_interactions(
     visits: DataFrame,
     rooms: DataFrame | None,
     inputs: Inputs,
-    artifacts_dir: str,
+    ws: Workspace,
 ) -> None:
     """Write visits, pairs, matrix, id maps and rooms as Parquet for the later notebooks.
 
     ``inputs.json`` records where the data came from, so that the evaluation can find the
     planted affinities of generated data.
     """
-    write_json(artifacts_dir, "inputs", asdict(inputs))
+    write_json(ws.artifacts_dir, "inputs", asdict(inputs))
     if rooms is not None:
-        rooms.write.mode("overwrite").parquet(artifacts_path(artifacts_dir, "rooms"))
+        rooms.write.mode("overwrite").parquet(ws.table("rooms"))
     outputs = {
         "visits": visits,
         "interactions": stage.pairs,
@@ -222,12 +251,17 @@ def write_interactions(
         "room_index": stage.room_index,
     }
     for name, frame in outputs.items():
-        frame.write.mode("overwrite").parquet(artifacts_path(artifacts_dir, name))
+        frame.write.mode("overwrite").parquet(ws.table(name))
 
 
-def read_artifact(spark: SparkSession, artifacts_dir: str, name: str) -> DataFrame:
-    """Read a Parquet artifact written by ``02_build_interactions``."""
-    path = require_artifact(artifacts_dir, name, written_by="02_build_interactions")
+def read_artifact(spark: SparkSession, ws: Workspace, name: str) -> DataFrame:
+    """Read a Parquet table written by ``02_build_interactions``."""
+    path = ws.table(name)
+    if "://" not in path and not Path(path).exists():
+        raise FileNotFoundError(
+            f"{path} not found; run 02_build_interactions first with the same "
+            "artifacts_dir and data_dir"
+        )
     return spark.read.parquet(path)
 
 
@@ -239,12 +273,12 @@ def dataset_window(visits: DataFrame) -> dict:
     return {"first": row["first"], "last": row["last"], "has_time": row["last"] is not None}
 
 
-def read_rooms_artifact(spark: SparkSession, artifacts_dir: str) -> DataFrame | None:
+def read_rooms_artifact(spark: SparkSession, ws: Workspace) -> DataFrame | None:
     """Read the rooms table copied by ``02_build_interactions``, or None if the data had none."""
-    path = Path(artifacts_dir, "rooms")
-    if "://" not in artifacts_dir and not path.exists():
+    inputs = read_json(ws.artifacts_dir, "inputs", written_by="02_build_interactions")
+    if not inputs.get("rooms"):
         return None
-    return spark.read.parquet(str(path))
+    return spark.read.parquet(ws.table("rooms"))
 
 
 @dataclass
@@ -303,7 +337,7 @@ class SplitData:
 
 def split_data(
     spark: SparkSession,
-    artifacts_dir: str,
+    ws: Workspace,
     *,
     phase: str,
     split: str,
@@ -323,16 +357,16 @@ def split_data(
 
     if phase not in ("tune", "test"):
         raise ValueError(f"unknown phase {phase!r}; choose tune or test")
-    user_index = read_artifact(spark, artifacts_dir, "user_index")
-    room_index = read_artifact(spark, artifacts_dir, "room_index")
+    user_index = read_artifact(spark, ws, "user_index")
+    room_index = read_artifact(spark, ws, "room_index")
     if split == "temporal":
-        visits = read_artifact(spark, artifacts_dir, "visits")
+        visits = read_artifact(spark, ws, "visits")
         if not dataset_window(visits)["has_time"]:
             raise ValueError(
                 "split='temporal' needs visit timestamps, but this data has none; "
                 "set split: random in the params file"
             )
-        rooms = read_rooms_artifact(spark, artifacts_dir)
+        rooms = read_rooms_artifact(spark, ws)
         parts = temporal_split(visits, validation_days=validation_days, test_days=test_days)
         train_visits = parts.train if phase == "tune" else parts.train_plus_validation
         eval_visits = parts.validation if phase == "tune" else parts.test
@@ -346,12 +380,12 @@ def split_data(
         }
         train_visits = apply_index(train_visits, user_index, room_index)
     elif split == "random":
-        pairs = read_artifact(spark, artifacts_dir, "interactions")
+        pairs = read_artifact(spark, ws, "interactions")
         parts = random_split(
             pairs,
             fractions=tuple(random_fractions),
             seed=seed,
-            path=artifacts_path(artifacts_dir, "random_split"),
+            path=ws.table("random_split"),
         )
         train_pairs = parts.train if phase == "tune" else parts.train_plus_validation
         eval_pairs = parts.validation if phase == "tune" else parts.test
@@ -365,7 +399,7 @@ def split_data(
 
 def prepare_tuning(
     spark: SparkSession,
-    artifacts_dir: str,
+    ws: Workspace,
     *,
     split: str,
     validation_days: int,
@@ -383,7 +417,7 @@ def prepare_tuning(
     from roomrec.tuning import TuningData
 
     parts = split_data(
-        spark, artifacts_dir, phase="tune", split=split, validation_days=validation_days,
+        spark, ws, phase="tune", split=split, validation_days=validation_days,
         test_days=test_days, random_fractions=random_fractions, seed=seed,
     )
     train = filter_support(
@@ -420,7 +454,7 @@ def tune(
     seed: int,
     parallelism: int,
     confidence_options: dict,
-    artifacts_dir: str,
+    ws: Workspace,
     metric: str = "ndcg",
 ) -> TuningResult:
     """Run the search and write ``tuning_results.parquet``/``.csv`` and ``best_params.json``."""
@@ -429,11 +463,11 @@ def tune(
     trials = build_trials(search_space, search=search, n_trials=n_trials, seed=seed)
     table = run_trials(data, trials, seed=seed, parallelism=parallelism,
                        confidence_options=confidence_options)
-    table.to_csv(artifacts_path(artifacts_dir, "tuning_results.csv"), index=False)
-    table.to_parquet(artifacts_path(artifacts_dir, "tuning_results.parquet"), index=False)
+    table.to_csv(artifacts_path(ws.artifacts_dir, "tuning_results.csv"), index=False)
+    table.to_parquet(artifacts_path(ws.artifacts_dir, "tuning_results.parquet"), index=False)
     best = best_settings(table, metric=metric)
     best_row = table.iloc[0]
-    write_json(artifacts_dir, "best_params", {
+    write_json(ws.artifacts_dir, "best_params", {
         **best,
         "metric": f"{metric}@{data.k}",
         "slice": "discovery",
@@ -444,11 +478,11 @@ def tune(
     return TuningResult(shown, best)
 
 
-def tuned_settings(artifacts_dir: str, overrides: dict) -> dict:
+def tuned_settings(ws: Workspace, overrides: dict) -> dict:
     """Return the best settings from ``03_tune_als`` with ``overrides`` applied."""
     from roomrec.tuning import SEARCH_KEYS
 
-    best = read_json(artifacts_dir, "best_params", written_by="03_tune_als")
+    best = read_json(ws.artifacts_dir, "best_params", written_by="03_tune_als")
     unknown = [key for key in overrides if key not in SEARCH_KEYS]
     if unknown:
         raise ValueError(
@@ -476,13 +510,13 @@ def explore_inputs(
     start_date: str,
     end_date: str,
     max_rejected_share: float,
-    artifacts_dir: str,
+    ws: Workspace,
 ) -> ExploredLogs:
     """Ingest the logs as ``02_build_interactions`` does and keep the events for exploring."""
     stage = ingest(
         spark, inputs, input_format=input_format, input_options=input_options,
         start_date=start_date, end_date=end_date, max_rejected_share=max_rejected_share,
-        artifacts_dir=artifacts_dir,
+        ws=ws,
     )
     visits = stage.visits.cache()
     pairs = aggregate_visits(visits, read_rooms(spark, inputs.rooms)).cache()

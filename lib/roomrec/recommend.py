@@ -13,7 +13,6 @@ from pyspark.sql import functions as F
 from roomrec import columns as C
 from roomrec.als import recommend_top_k, seen_headroom
 from roomrec.baselines import global_popularity
-from roomrec.notebook import artifacts_path
 from roomrec.topk import exclude_seen, fill_with_fallback
 
 logger = logging.getLogger(__name__)
@@ -134,7 +133,7 @@ class RecommendResult:
 
 def recommend_stage(
     spark,
-    artifacts_dir: str,
+    ws,
     *,
     top_n: int,
     exclude_visited: bool,
@@ -146,16 +145,17 @@ def recommend_stage(
 ) -> RecommendResult:
     """Fit ALS with the tuned settings on all interactions and write every user's top-N.
 
-    The lists go to ``output_path`` (Parquet), or ``<artifacts_dir>/recommendations``.
+    The lists go to ``output_path`` (Parquet), or the ``recommendations`` table of ``ws``
+    (a :class:`roomrec.pipeline.Workspace`).
     """
     from roomrec.als import fit_als
     from roomrec.pipeline import read_artifact, read_rooms_artifact, training_matrix, tuned_settings
 
-    settings = tuned_settings(artifacts_dir, als_params)
-    pairs = read_artifact(spark, artifacts_dir, "interactions")
-    user_index = read_artifact(spark, artifacts_dir, "user_index")
-    room_index = read_artifact(spark, artifacts_dir, "room_index")
-    rooms = read_rooms_artifact(spark, artifacts_dir)
+    settings = tuned_settings(ws, als_params)
+    pairs = read_artifact(spark, ws, "interactions")
+    user_index = read_artifact(spark, ws, "user_index")
+    room_index = read_artifact(spark, ws, "room_index")
+    rooms = read_rooms_artifact(spark, ws)
     if rooms is None:
         # Without a rooms table every room is public and nobody owns one.
         rooms = room_index.select(
@@ -174,7 +174,7 @@ def recommend_stage(
         model, pairs, rooms, user_index, room_index, top_n=top_n,
         exclude_visited=exclude_visited,
     )
-    path = output_path or artifacts_path(artifacts_dir, "recommendations")
+    path = output_path or ws.table("recommendations")
     lists.write.mode("overwrite").parquet(path)
     written = spark.read.parquet(path)
     sources = summarize_sources(written).toPandas()

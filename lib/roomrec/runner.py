@@ -111,6 +111,11 @@ def plan_run(
     values = P.coerce(values, known)
 
     run_id = run_id or make_run_id(params_path)
+    # "{run_id}" in a string value (data_dir on a cluster, say) becomes this run's id.
+    values = {
+        key: value.replace("{run_id}", run_id) if isinstance(value, str) else value
+        for key, value in values.items()
+    }
     run_dir = (runs_dir / run_id).resolve()
     if run_dir.exists() and any(run_dir.iterdir()):
         raise FileExistsError(

@@ -23,14 +23,18 @@ MIN_JAVA_MAJOR = 17
 # Settings applied to a new session unless the caller overrides them.
 DEFAULT_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
-    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     "spark.ui.showConsoleProgress": "false",
     "spark.ui.enabled": "false",
     "spark.sql.adaptive.enabled": "true",
     "spark.serializer": "org.apache.spark.serializer.KryoSerializer",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
+
+
+LOG4J_CONFIG = Path(__file__).resolve().parent / "log4j2.properties"
+LOCAL_DRIVER_JAVA_OPTIONS = (
+    f"-Duser.timezone=UTC -Dlog4j2.configurationFile={LOG4J_CONFIG.as_uri()}"
+)
 
 
 def java_major_version(java: str) -> int | None:
@@ -157,6 +161,9 @@ def get_spark(
         # A local session talks only to itself; binding to loopback avoids a
         # hostname lookup that picks an external interface.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Only for local sessions: on a cluster these options would replace the ones the
+        # cluster's spark-defaults set (EMR puts GC and logging flags there).
+        settings.setdefault("spark.driver.extraJavaOptions", LOCAL_DRIVER_JAVA_OPTIONS)
         # Python workers must import the same packages as the driver; without this
         # Spark starts whichever ``python3`` comes first on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
