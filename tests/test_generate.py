@@ -408,6 +408,7 @@ def test_dwell_spans_seconds_to_hours(tiny, visits):
     dwell = [v["dwell_s"] for v in visits if v["user_id"] not in bots]
     assert min(dwell) < 30
     assert max(dwell) > 3600
+    assert max(dwell) <= 4 * 3600
 
 
 def test_new_rooms_appear_and_get_visits(tiny, parsed, rooms):

@@ -37,7 +37,7 @@ def _repo_root() -> Path | None:
 
 
 def default_root() -> Path:
-    """Return the folder that holds cached data sets.
+    """Return the folder that contains cached data sets.
 
     Order: the ROOMREC_DATA_DIR environment variable, ``<repo>/data/generated`` for a
     source checkout (editable install), else ``~/.cache/roomrec/generated``.
@@ -63,7 +63,7 @@ def dataset_dir(
 
 
 def is_current(path: Path, size: str, seed: int, start_date: str = DEFAULT_START_DATE) -> bool:
-    """Return whether ``path`` holds a data set of this generator version, size, seed and start."""
+    """Return whether ``path`` contains a data set of this generator, size, seed and start."""
     try:
         manifest = json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):

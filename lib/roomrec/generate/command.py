@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help=(
-            "output directory; replaced if it holds an earlier generator output. Default: "
+            "output directory; an earlier generator output there is replaced. Default: "
             f"the cache folder <root>/<size>-seed<seed>, where root is ${DATA_DIR_ENV}, "
             "<repo>/data/generated or ~/.cache/roomrec/generated; an up-to-date cached data "
             "set is kept unless --force is given"

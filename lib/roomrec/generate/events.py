@@ -27,8 +27,9 @@ class Events:
 
     ``room`` is -1 where the event has no room and ``screen`` is -1 where it has no
     screen. ``visit`` is the global visit number of room_enter and room_leave events and
-    -1 for the others; ``enter_ts`` is the enter time of the visit of a room_leave event
-    (used to plant clock skew) and 0 for the others. All times are epoch milliseconds UTC.
+    -1 for the others. ``enter_ts`` is, for a room_leave event, the enter time of its visit,
+    which is needed to plant clock skew, and 0 for the others. All times are epoch
+    milliseconds UTC.
     """
 
     ts: np.ndarray
