@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 # Bump whenever the output for a given size and seed changes, so that cached data sets
 # written by an older generator are regenerated.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 DEFAULT_START_DATE = "2026-01-05"
 MANIFEST_NAME = "manifest.json"
 TRUTH_TOP_ROOMS = 100
