@@ -56,19 +56,43 @@ def ensure_venv() -> Path:
     return python
 
 
+def execute_notebooks(python: Path) -> int:
+    """Execute every notebook in place, in order, so committed outputs match a fresh run.
+
+    The notebooks share ``runs/notebooks/artifacts``; it is cleared first so no output of
+    an earlier version leaks in.
+    """
+    import shutil
+
+    shutil.rmtree(ROOT / "runs" / "notebooks", ignore_errors=True)
+    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        command = [str(python), "-m", "jupyter", "nbconvert", "--to", "notebook",
+                   "--execute", "--inplace", "--ExecutePreprocessor.timeout=1800",
+                   str(notebook)]
+        print("+ " + " ".join(command), flush=True)
+        result = subprocess.run(command, cwd=ROOT / "notebooks")
+        if result.returncode != 0:
+            return result.returncode
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("task", choices=["run", "test", "setup"],
+    parser.add_argument("task", choices=["run", "test", "notebooks", "setup"],
                         help="run: the pipeline on the built-in default data; "
-                        "test: unit and notebook tests; setup: only create .venv")
+                        "test: unit and notebook tests; notebooks: execute the committed "
+                        "notebooks in place with their defaults (after changing them); "
+                        "setup: only create .venv")
     parser.add_argument("extra", nargs=argparse.REMAINDER,
                         help="passed on to 'roomrec run' or to pytest")
     args = parser.parse_args(argv)
     python = ensure_venv()
     if args.task == "setup":
         return 0
+    if args.task == "notebooks":
+        return execute_notebooks(python)
     if args.task == "run":
         extra = args.extra
         if "--params" not in extra:

@@ -263,7 +263,10 @@ def _export_html(notebook: Path) -> None:
 
 def _collect_artifact_summaries(plan: RunPlan) -> None:
     """Copy the small JSON summaries that notebooks write into the manifest."""
-    for name in ("data_quality", "best_params", "metrics_summary"):
+    for name in ("data_quality", "best_params"):
         path = plan.artifacts_dir / f"{name}.json"
         if path.is_file():
             plan.manifest[name] = json.loads(path.read_text())
+    metrics = plan.artifacts_dir / "metrics.json"
+    if metrics.is_file():
+        plan.manifest["headline_metrics"] = json.loads(metrics.read_text()).get("headline")
