@@ -14,8 +14,23 @@ from pyspark.sql import functions as F
 from roomrec import columns as C
 
 
-def overview(events: DataFrame, visits: DataFrame) -> pd.DataFrame:
-    """Return one row of totals: events, users, rooms, visits, days."""
+def overview(events: DataFrame | None, visits: DataFrame) -> pd.DataFrame:
+    """Return one row of totals: events, users, rooms, visits, days.
+
+    Check-ins, visits logs and aggregated data have no events. For them ``events`` is None,
+    the row has no events column, and users, rooms and days are counted on the visits.
+    """
+    if events is None:
+        return (
+            visits
+            .agg(
+                F.countDistinct(C.USER_ID).alias("users"),
+                F.countDistinct(C.ROOM_ID).alias("rooms_entered"),
+                F.countDistinct(F.to_date(C.START_TS)).alias("days"),
+                F.count(F.lit(1)).alias("visits"),
+            )
+            .toPandas()
+        )
     event_totals = events.agg(
         F.count(F.lit(1)).alias("events"),
         F.countDistinct(C.USER_ID).alias("users"),
@@ -29,8 +44,10 @@ def overview(events: DataFrame, visits: DataFrame) -> pd.DataFrame:
     return event_totals.crossJoin(visit_totals).toPandas()
 
 
-def events_by_day(events: DataFrame) -> pd.DataFrame:
-    """Return events per UTC day (rows) and event type (columns)."""
+def events_by_day(events: DataFrame | None) -> pd.DataFrame:
+    """Return events per UTC day (rows) and event type (columns), or an empty table for None."""
+    if events is None:
+        return pd.DataFrame(index=pd.Index([], name="day"))
     counts = (
         events
         .groupBy(F.to_date(C.TS).alias("day"))
@@ -102,12 +119,16 @@ def own_room_share(interactions: DataFrame) -> pd.DataFrame:
     )
 
 
-def click_funnel(events: DataFrame, *, within_s: int = 600) -> pd.DataFrame:
+def click_funnel(events: DataFrame | None, *, within_s: int = 600) -> pd.DataFrame:
     """Return the screen-to-room funnel: screen views, room-card clicks, clicks followed by entry.
 
     A click on a room card counts as converted when the user's next room event is a
-    ``room_enter`` of the same room within ``within_s`` seconds.
+    ``room_enter`` of the same room within ``within_s`` seconds. The table is empty when
+    events is None.
     """
+    if events is None:
+        return pd.DataFrame({"stage": pd.Series([], dtype="object"),
+                             "events": pd.Series([], dtype="int64")})
     room_events = events.filter(
         (F.col(C.EVENT_TYPE) == "room_enter")
         | ((F.col(C.EVENT_TYPE) == "click") & F.col(C.ROOM_ID).isNotNull())
@@ -141,8 +162,10 @@ def click_funnel(events: DataFrame, *, within_s: int = 600) -> pd.DataFrame:
     return pd.DataFrame({"stage": stages, "events": [int(row[s] or 0) for s in stages]})
 
 
-def screens(events: DataFrame) -> pd.DataFrame:
-    """Return views and clicks per screen."""
+def screens(events: DataFrame | None) -> pd.DataFrame:
+    """Return views and clicks per screen, or an empty table when events is None."""
+    if events is None:
+        return pd.DataFrame(columns=[C.SCREEN, "screen_view", "click"])
     return (
         events
         .filter(F.col(C.SCREEN).isNotNull())

@@ -13,7 +13,8 @@ def events_by_day(table: pd.DataFrame):
     for column in table.columns:
         axes.plot(table.index, table[column], marker=".", label=column)
     axes.set(title="Events per day (UTC)", xlabel="day", ylabel="events")
-    axes.legend(fontsize="small")
+    if len(table.columns):
+        axes.legend(fontsize="small")
     figure.autofmt_xdate()
     return figure
 
@@ -48,7 +49,8 @@ def dwell_histogram(histogram: pd.DataFrame):
         bottom = bottom + pivot[imputed].to_numpy()
     axes.set_xscale("log")
     axes.set(title="Dwell time per visit", xlabel="dwell time (s, log scale)", ylabel="visits")
-    axes.legend(fontsize="small")
+    if len(pivot.columns):
+        axes.legend(fontsize="small")
     return figure
 
 
