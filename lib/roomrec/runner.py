@@ -26,6 +26,16 @@ logger = logging.getLogger(__name__)
 
 PACKAGES = ("roomrec", "pyspark", "pandas", "numpy", "pyarrow", "papermill", "matplotlib")
 
+# Parameters that name a file or folder. Papermill runs each notebook with the notebook's
+# folder as working directory, so plan_run makes a relative local path absolute against
+# the directory `roomrec run` was started in. Values with a scheme (s3://, hdfs://,
+# file:) are left as they are.
+PATH_PARAMETERS = (
+    "input_path", "rooms_path", "users_path", "artifacts_dir", "data_dir", "output_path",
+    "checkpoint_dir",
+)
+_URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
 
 class NotebookError(RuntimeError):
     """A notebook of the run raised; the message names the notebook, cell and error."""
@@ -116,6 +126,7 @@ def plan_run(
         key: value.replace("{run_id}", run_id) if isinstance(value, str) else value
         for key, value in values.items()
     }
+    values = absolute_local_paths(values, Path.cwd())
     run_dir = (runs_dir / run_id).resolve()
     if run_dir.exists() and any(run_dir.iterdir()):
         raise FileExistsError(
@@ -124,6 +135,22 @@ def plan_run(
     if "artifacts_dir" in known and "artifacts_dir" not in values:
         values["artifacts_dir"] = str(run_dir / "artifacts")
     return RunPlan(run_id, run_dir, notebooks, declared, values, source)
+
+
+def absolute_local_paths(values: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Return ``values`` with each relative local path of :data:`PATH_PARAMETERS` under ``base``.
+
+    Empty strings keep their meaning (built-in data, defaults), and values with a URI
+    scheme are not local paths, so both stay unchanged.
+    """
+    resolved = dict(values)
+    for key in PATH_PARAMETERS:
+        value = resolved.get(key)
+        if not isinstance(value, str) or not value or _URI_SCHEME.match(value):
+            continue
+        if not Path(value).is_absolute():
+            resolved[key] = str(Path(base, value).resolve())
+    return resolved
 
 
 def environment_info() -> dict:
