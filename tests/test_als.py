@@ -133,3 +133,24 @@ def test_best_settings_breaks_ties_by_keys():
     ])
     assert best_settings(table) == {"confidence_scheme": "visits", "rank": 8,
                                     "reg_param": 0.1, "alpha": 1.0, "max_iter": 5}
+
+
+def test_cold_start_lists_skip_own_and_private_rooms(spark):
+    from roomrec.recommend import cold_start_lists
+
+    pairs = spark.createDataFrame(
+        [(u, r) for u in range(5) for r in range(4) if r <= u], "user_idx int, room_idx int"
+    )  # room 0 has 5 users, room 1 has 4, room 2 has 3, room 3 has 2
+    room_index = spark.createDataFrame([(f"r{n}", n) for n in range(4)],
+                                       "room_id string, room_idx int")
+    rooms = spark.createDataFrame(
+        [("r0", "new1", True), ("r1", "x", False), ("r2", "x", True), ("r3", "x", True)],
+        "room_id string, owner_id string, is_public boolean",
+    )
+    new_users = spark.createDataFrame([("new1",), ("new2",)], "user_id string")
+    rows = cold_start_lists(new_users, pairs, rooms, room_index, top_n=2).collect()
+    lists = {}
+    for row in sorted(rows, key=lambda r: (r[C.USER_ID], r[C.POSITION])):
+        lists.setdefault(row[C.USER_ID], []).append(row[C.ROOM_ID])
+    assert lists == {"new1": ["r2", "r3"], "new2": ["r0", "r2"]}
+    assert {row[C.SOURCE] for row in rows} == {"global_popularity"}

@@ -156,8 +156,10 @@ def ingest(
     write_rejected(loaded, ws.table("rejected"))
     check_rejected_share(loaded.counts, max_rejected_share=max_rejected_share,
                          source=inputs.events)
-    return IngestStage(loaded.visits, loaded.quality, loaded.counts, loaded.bots,
-                       getattr(loaded, "events", None))
+    # Every later step reads the visits several times; without the cache each action
+    # would parse and sessionize the raw logs again.
+    return IngestStage(loaded.visits.cache(), loaded.quality, loaded.counts, loaded.bots,
+                       loaded.events)
 
 
 @dataclass
@@ -243,6 +245,9 @@ def write_interactions(
     write_json(ws.artifacts_dir, "inputs", asdict(inputs))
     if rooms is not None:
         rooms.write.mode("overwrite").parquet(ws.table("rooms"))
+    users = read_users(visits.sparkSession, inputs.users)
+    if users is not None:
+        users.write.mode("overwrite").parquet(ws.table("users"))
     outputs = {
         "visits": visits,
         "interactions": stage.pairs,
@@ -279,6 +284,14 @@ def read_rooms_artifact(spark: SparkSession, ws: Workspace) -> DataFrame | None:
     if not inputs.get("rooms"):
         return None
     return spark.read.parquet(ws.table("rooms"))
+
+
+def read_users_artifact(spark: SparkSession, ws: Workspace) -> DataFrame | None:
+    """Read the users table copied by ``02_build_interactions``, or None if the data had none."""
+    inputs = read_json(ws.artifacts_dir, "inputs", written_by="02_build_interactions")
+    if not inputs.get("users"):
+        return None
+    return spark.read.parquet(ws.table("users"))
 
 
 @dataclass

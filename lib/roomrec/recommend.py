@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyspark.ml.recommendation import ALSModel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from roomrec import columns as C
@@ -108,6 +108,54 @@ def _private_headroom(rooms: DataFrame, top_n: int) -> int:
     return int(2 * top_n * share / (1 - share)) + 1
 
 
+def cold_start_lists(
+    new_users: DataFrame,
+    interactions: DataFrame,
+    rooms: DataFrame,
+    room_index: DataFrame,
+    *,
+    top_n: int,
+) -> DataFrame:
+    """Return the most popular public rooms for users without any interaction.
+
+    Every such user gets the same list apart from rooms they own, so the users are joined
+    with a broadcast list of ``top_n`` plus the most rooms anyone owns, not with all rooms.
+
+    Returns
+    -------
+    DataFrame
+        ``user_id``, ``room_id``, ``position``, ``score`` and ``source`` =
+        ``global_popularity``.
+    """
+    from roomrec.baselines import rank_by_popularity, room_popularity
+
+    owned = rooms.filter(F.col(C.OWNER_ID).isNotNull()).groupBy(C.OWNER_ID).count()
+    max_owned = owned.agg(F.max("count").alias("m")).first()["m"] or 0
+    public = (
+        rooms.filter(F.col(C.IS_PUBLIC)).join(room_index, on=C.ROOM_ID, how="inner")
+    )
+    popular = (
+        rank_by_popularity(room_popularity(interactions))
+        .join(public.select(C.ROOM_IDX, C.ROOM_ID), on=C.ROOM_IDX, how="inner")
+        .orderBy(C.POPULARITY_RANK)
+        .limit(top_n + max_owned)
+        .select(C.ROOM_ID, F.col(C.N_USERS).cast("double").alias(C.SCORE), C.POPULARITY_RANK)
+    )
+    own = rooms.select(F.col(C.OWNER_ID).alias(C.USER_ID), C.ROOM_ID)
+    by_user = Window.partitionBy(C.USER_ID).orderBy(C.POPULARITY_RANK)
+    return (
+        new_users
+        .select(C.USER_ID)
+        .distinct()
+        .crossJoin(F.broadcast(popular))  # bounded: top_n + max_owned rooms per user
+        .join(own, on=[C.USER_ID, C.ROOM_ID], how="left_anti")
+        .withColumn(C.POSITION, F.row_number().over(by_user))
+        .filter(F.col(C.POSITION) <= top_n)
+        .select(C.USER_ID, C.ROOM_ID, C.POSITION, C.SCORE,
+                F.lit("global_popularity").alias(C.SOURCE))
+    )
+
+
 def summarize_sources(recommendations: DataFrame) -> DataFrame:
     """Return rows and users per source, to see how much the fallback serves."""
     return (
@@ -149,7 +197,13 @@ def recommend_stage(
     (a :class:`roomrec.pipeline.Workspace`).
     """
     from roomrec.als import fit_als
-    from roomrec.pipeline import read_artifact, read_rooms_artifact, training_matrix, tuned_settings
+    from roomrec.pipeline import (
+        read_artifact,
+        read_rooms_artifact,
+        read_users_artifact,
+        training_matrix,
+        tuned_settings,
+    )
 
     settings = tuned_settings(ws, als_params)
     pairs = read_artifact(spark, ws, "interactions")
@@ -174,6 +228,12 @@ def recommend_stage(
         model, pairs, rooms, user_index, room_index, top_n=top_n,
         exclude_visited=exclude_visited,
     )
+    registered = read_users_artifact(spark, ws)
+    if registered is not None:
+        new_users = registered.join(user_index, on=C.USER_ID, how="left_anti")
+        lists = lists.unionByName(
+            cold_start_lists(new_users, pairs, rooms, room_index, top_n=top_n)
+        )
     path = output_path or ws.table("recommendations")
     lists.write.mode("overwrite").parquet(path)
     written = spark.read.parquet(path)
