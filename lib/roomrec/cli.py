@@ -113,7 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DELEGATED = {"generate": "generate", "export-zeppelin": "zeppelin", "emr": "emr"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Delegated commands parse their own options; the top-level parser would reject
+    # them, so they bypass it.
+    if argv and argv[0] in DELEGATED:
+        _configure_logging(verbose=False)
+        import importlib
+
+        return importlib.import_module(f"roomrec.{DELEGATED[argv[0]]}").main(argv[1:])
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     return args.handler(args)
