@@ -45,7 +45,7 @@ def test_recommend_top_k_finds_held_out_block_rooms(spark, model, matrix):
     assert len(by_user) == N_USERS
     hits = sum(by_user[user] == _held_out(user) for user in range(N_USERS))
     # A random pick of 2 of the 8 unseen rooms matches 1 time in 28, so chance gives
-    # about 1 of 20 users; this seed gives 16.
+    # about 1 of 20 users. This seed gives 16.
     assert hits >= 14
 
 

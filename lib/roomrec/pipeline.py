@@ -1,7 +1,7 @@
 """Stage functions the notebooks call: each reads its inputs, runs one step, writes artifacts.
 
-A notebook cell holds parameters, one call into this module, and a table or a plot, so
-everything that decides a result lives here, where unit tests reach it.
+A notebook cell contains parameters, one call into this module, and a table or a plot.
+Everything that decides a result lives here, where unit tests reach it.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class Inputs:
 class Workspace:
     """Where a run writes: small files for people, Parquet for Spark.
 
-    ``artifacts_dir`` is a local folder for JSON, CSV and plots. ``data_dir`` holds the
+    ``artifacts_dir`` is a local folder for JSON, CSV and plots. ``data_dir`` contains the
     Parquet tables, which every executor must reach: on a cluster an ``hdfs://`` or
     ``s3://`` folder, locally a folder below ``artifacts_dir``.
     """
@@ -506,7 +506,7 @@ def tuned_settings(ws: Workspace, overrides: dict) -> dict:
 
 @dataclass
 class ExploredLogs:
-    """What ``01_explore_logs`` looks at."""
+    """Events, visits, pairs and quality table explored by ``01_explore_logs``."""
 
     events: DataFrame | None  # accepted raw events; None for inputs that are not events
     visits: DataFrame

@@ -56,9 +56,9 @@ def recommend_for_all(
 ) -> DataFrame:
     """Return top-N rooms for every user in ``user_index``, with ids and sources.
 
-    Non-public rooms and excluded pairs are removed from the ALS list; users the model
-    does not know (no training interactions) and users whose filtered list is short get
-    the most popular public rooms they may see, marked with source ``popularity``.
+    Non-public rooms and excluded pairs are removed from the ALS list. Users the model
+    does not know (no training interactions), and users whose filtered list is short, get
+    the most popular public rooms they may see, marked with source ``global_popularity``.
 
     Returns
     -------
@@ -171,7 +171,7 @@ def summarize_sources(recommendations: DataFrame) -> DataFrame:
 
 @dataclass
 class RecommendResult:
-    """What ``05_recommend`` shows: settings, rows per source and a sample of lists."""
+    """Output of :func:`recommend_stage`: settings, rows per source and a sample of lists."""
 
     settings: dict
     sources: Any  # pandas.DataFrame
@@ -211,7 +211,7 @@ def recommend_stage(
     room_index = read_artifact(spark, ws, "room_index")
     rooms = read_rooms_artifact(spark, ws)
     if rooms is None:
-        # Without a rooms table every room is public and nobody owns one.
+        # Without a rooms table every room is public and has no owner.
         rooms = room_index.select(
             C.ROOM_ID,
             F.lit(None).cast("string").alias(C.OWNER_ID),
