@@ -108,18 +108,18 @@ def reference_visits(events, session_cap_s, max_dwell_s, max_skew_s):
         for index, close in closes.items():
             start, _, _, room = sequence[index]
             measured = close is not None and close[0] == "measured"
-            previous = [
+            previous_in_room = [
                 position
                 for position in range(index)
                 if sequence[position][2] in ("room_enter", "room_leave")
+                and sequence[position][3] == room
             ]
             skewed = False
-            if previous and not measured:
-                before = previous[-1]
-                before_ts, _, before_kind, before_room = sequence[before]
+            if previous_in_room and not measured:
+                before = previous_in_room[-1]
+                before_ts, _, before_kind, _ = sequence[before]
                 skewed = (
                     before_kind == "room_leave"
-                    and before_room == room
                     and before not in used_leaves
                     and (start - before_ts).total_seconds() <= max_skew_s
                 )

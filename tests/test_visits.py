@@ -287,3 +287,58 @@ def test_flag_bots_counts_days_in_utc(spark):
     result = flag_bots(events, max_events_per_day=30)
 
     assert result.counts["users"] == 0
+
+
+# Dirty kinds of the generator whose records a correct reader rejects.
+REJECTED_KINDS = (
+    "malformed_json",
+    "missing_field",
+    "wrong_type",
+    "unparseable_ts",
+    "unknown_event_type",
+    "empty_user_id",
+    "epoch_ts",
+    "future_ts",
+    "long_room_id",
+)
+
+
+@pytest.mark.slow
+def test_load_visits_matches_generator_truth(spark, tmp_path):
+    from roomrec.adapters import load_visits
+    from roomrec.generate import generate
+
+    # A fresh data set, not the shared cache, so the manifest matches the current generator.
+    data_dir = tmp_path / "tiny"
+    manifest = generate(data_dir, size="tiny", seed=42)
+    dirty = manifest["dirty"]
+    truth = manifest["counts"]
+
+    # Bot limits are lifted so that every planted visit reaches sessionization. The window
+    # is January 2026 and future timestamps are planted 20 to 80 years ahead.
+    result = load_visits(
+        spark,
+        input_format="events",
+        path=str(data_dir / "events"),
+        max_ts="2027-01-01",
+        max_events_per_day=10**9,
+        max_rooms_per_day=10**9,
+    )
+    counts = result.counts
+    visits = counts["visits"]
+
+    assert counts["read"] == truth["lines"]
+    assert sum(counts["rejected"].values()) == sum(dirty[kind] for kind in REJECTED_KINDS)
+    assert counts["duplicates_removed"] == dirty["duplicate"]
+    assert counts["rejected"]["malformed_json"] == dirty["malformed_json"]
+    assert counts["rejected"]["invalid_ts"] == dirty["unparseable_ts"]
+    assert counts["rejected"]["ts_out_of_range"] == dirty["epoch_ts"] + dirty["future_ts"]
+    assert counts["rejected"]["id_too_long:room_id"] == dirty["long_room_id"]
+    assert counts["rejected"]["empty_id:user_id"] == dirty["empty_user_id"]
+    assert visits["measured"] == truth["clean_visits"]
+    assert visits["skewed_pairs"] == dirty["clock_skew_leave"]
+    assert visits["orphan_leaves"] == truth["visits_without_enter"]
+    imputed = (
+        visits["imputed_at_next_event"] + visits["imputed_at_session_cap"] + visits["skewed_pairs"]
+    )
+    assert imputed == truth["visits_without_leave"]

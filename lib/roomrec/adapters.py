@@ -166,8 +166,8 @@ def _read_fields(
     return renamed, counts
 
 
-def _check_columns_present(wanted: Sequence[str], available: Sequence[str], path: str) -> None:
-    missing = [name for name in wanted if name not in available]
+def _check_columns_present(requested: Sequence[str], available: Sequence[str], path: str) -> None:
+    missing = [name for name in requested if name not in available]
     if missing:
         raise ValueError(
             f"columns {missing} not found in {path!r}; available: {list(available)}. "
@@ -445,9 +445,9 @@ def read_aggregated(
     Returns
     -------
     AdapterResult
-        Visits with start_ts and end_ts null; dwell_s is the duration in seconds (null
-        unless ``value_kind`` is ``duration``) and visit_count the count (1 unless
-        ``value_kind`` is ``count``).
+        Visits with start_ts and end_ts null. dwell_s is the duration in seconds, or null
+        unless ``value_kind`` is ``duration``. visit_count is the count, or 1 unless
+        ``value_kind`` is ``count``.
     """
     _check_choice(value_kind, VALUE_KINDS, "value_kind")
     _check_choice(value_unit, tuple(SECONDS_PER_UNIT), "value_unit")

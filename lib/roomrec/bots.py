@@ -1,7 +1,7 @@
 """Flag users whose activity no person produces, and remove them before modelling.
 
 A crawler or a load-test account can send thousands of events a day or walk through
-hundreds of rooms; left in, such a user dominates room popularity and the ALS factors.
+hundreds of rooms. Left in, such a user dominates room popularity and the ALS factors.
 Days are UTC calendar days whatever the session time zone is.
 """
 

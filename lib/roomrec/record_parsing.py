@@ -1,11 +1,10 @@
 """Parse raw records into string fields without losing the raw text.
 
-Every input format is turned into one frame with the raw record, its file, flags for
-blank and malformed records, the requested fields as strings (null when absent or JSON
-null) and, per field, whether its JSON value was a string. The callers in
-:mod:`roomrec.ingest` and :mod:`roomrec.adapters` classify that frame; nothing here drops
-a record, apart from the header lines of delimited files.
-"""
+Every input format is turned into one frame. It has the raw record, its file, flags for
+blank and malformed records, and the requested fields as strings (null when absent or JSON
+null). Per field, a flag says whether its JSON value was a string. The callers in
+:mod:`roomrec.ingest` and :mod:`roomrec.adapters` classify that frame. Nothing here drops
+a record, apart from the header lines of delimited files."""
 
 from __future__ import annotations
 
@@ -62,7 +61,7 @@ def _json_value_is_string(field: str) -> Column:
     """Return whether the raw line gives ``field`` a JSON string (or no value at all).
 
     Spark's JSON reader turns a number, boolean, object or array into its JSON text when
-    the schema asks for a string, so the type is read off the first character of the value
+    the schema declares a string, so the type is read off the first character of the value
     in the raw line instead.
     """
     # NOTE: the pattern finds the first occurrence of the key, so a nested object that
@@ -92,7 +91,7 @@ def parse_json_lines(
         [T.StructField(field, T.StringType()) for field in fields]
         + [T.StructField(_CORRUPT, T.StringType())]
     )
-    # Single-quoted keys and strings are not JSON; Spark accepts them unless told not to.
+    # Single-quoted keys and strings are not JSON, but Spark accepts them by default.
     options = {
         "mode": "PERMISSIVE",
         "columnNameOfCorruptRecord": _CORRUPT,

@@ -2,7 +2,8 @@
 
 Paths go through Hadoop's FileSystem API, so local paths, globs, ``file://``, ``hdfs://``
 and ``s3://`` (on EMR) are handled the same way. Event logs are partitioned by day in
-``date=YYYY-MM-DD`` folders; a date range selects those folders before any file is opened.
+``date=YYYY-MM-DD`` folders, and a date range selects those folders before any file is
+opened.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ logger = logging.getLogger(__name__)
 
 INPUT_FORMATS = ("json", "csv", "parquet")
 
-# Compression suffixes that Hadoop's codecs decompress when a file is read as text.
+# Compression suffixes stripped before the format is read off a file name. Reading such a
+# file needs the Hadoop codec for the suffix, which gzip and bzip2 always have.
 _COMPRESSION_SUFFIXES = (".gz", ".bz2", ".deflate", ".zst", ".lz4", ".snappy")
 _FORMAT_BY_SUFFIX = {
     ".json": "json",

@@ -14,13 +14,14 @@ room can arrive after the enter of the next one.
 
 An imputed end never lies more than ``session_cap_s`` after the enter, and a visit with no
 closing event at all ends at ``start + session_cap_s``. A ``room_leave`` that closes no
-visit is an orphan leave. An orphan leave of a room that comes at most ``max_skew_s``
-before an enter of the same room, where the enter has no leave of its own, is taken as
-that enter's leave written with a skewed clock. Its time says nothing about the true end,
-so the visit ends as an imputed one would, and the pair is counted as skewed. Dwell is
-capped at ``max_dwell_s``. Everything is computed with window functions over one
-partitioning by user, without Python UDFs and without collecting a user's history into a
-list.
+visit is an orphan leave. Take the user's latest enter or leave of a room before an enter
+of that room. When it is an orphan leave at most ``max_skew_s`` earlier and the enter has
+no leave of its own, the two are one visit whose leave was written with a skewed clock.
+The leave's time says nothing about the true end, so the visit ends as an imputed one
+would, and the pair is counted as skewed. Dwell is capped at ``max_dwell_s``.
+
+Everything is computed with window functions over one partitioning by user, without
+Python UDFs and without collecting a user's history into a list.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def _mark_boundaries(room_events: DataFrame) -> DataFrame:
     before_here = ascending.rowsBetween(Window.unboundedPreceding, -1)
     is_enter = F.col(C.EVENT_TYPE) == F.lit(ROOM_ENTER)
     is_leave = F.col(C.EVENT_TYPE) == F.lit(ROOM_LEAVE)
+
     # The room of the latest enter at or before this event: the visit this event falls in.
     open_room = F.last(F.when(is_enter, F.col(C.ROOM_ID)), ignorenulls=True).over(up_to_here)
     # A boundary ends the open visit: a leave of its room, or a chat message in another room.
@@ -99,6 +101,7 @@ def _mark_boundaries(room_events: DataFrame) -> DataFrame:
         & F.col("_open_room").isNotNull()
         & (F.col(C.ROOM_ID) != F.col("_open_room"))
     )
+
     # A leave closes a visit when the latest enter-or-boundary before it is an enter of
     # the same room, that is, when it is the first boundary after that enter.
     previous_enter_or_boundary = F.last(
@@ -108,7 +111,15 @@ def _mark_boundaries(room_events: DataFrame) -> DataFrame:
     closes_visit = (
         is_leave & F.col("_previous_eb.enter") & (F.col("_previous_eb.room_id") == F.col(C.ROOM_ID))
     )
-    previous_enter_or_leave = F.last(
+
+    # The same user's previous enter or leave of this room. Partitioning by (user, room)
+    # needs no new shuffle, because rows are already hash-partitioned by user.
+    same_room_before = (
+        Window.partitionBy(C.USER_ID, C.ROOM_ID)
+        .orderBy(F.col(C.TS).asc(), F.col(C.EVENT_ID).asc())
+        .rowsBetween(Window.unboundedPreceding, -1)
+    )
+    previous_in_room = F.last(
         F.when(
             is_enter | is_leave,
             F.struct(
@@ -119,14 +130,15 @@ def _mark_boundaries(room_events: DataFrame) -> DataFrame:
             ),
         ),
         ignorenulls=True,
-    ).over(before_here)
+    ).over(same_room_before)
+
     return (
         room_events.withColumn("_position", F.row_number().over(ascending))
         .withColumn("_open_room", open_room)
         .withColumn("_is_boundary", is_boundary)
         .withColumn("_previous_eb", previous_enter_or_boundary)
         .withColumn("_closes_visit", closes_visit)
-        .withColumn("_previous_el", previous_enter_or_leave)
+        .withColumn("_previous_in_room", previous_in_room)
     )
 
 
@@ -167,15 +179,16 @@ def _visit_columns(
         & (F.col("_next_boundary.event_type") == F.lit(ROOM_LEAVE))
         & (F.col("_next_boundary.room_id") == F.col(C.ROOM_ID))
     )
-    previous = F.col("_previous_el")
+
+    previous = F.col("_previous_in_room")
     skewed = (
         ~measured
         & previous.isNotNull()
         & (previous.event_type == F.lit(ROOM_LEAVE))
-        & (previous.room_id == F.col(C.ROOM_ID))
         & ~previous.closes_visit
         & (_seconds_between(previous.ts, F.col(C.TS)) <= F.lit(float(max_skew_s)))
     )
+
     next_event_ts = F.when(boundary_first, F.col("_next_boundary.ts")).otherwise(
         F.col("_next_enter.ts")
     )
@@ -187,6 +200,7 @@ def _visit_columns(
         & ~F.col("_skewed")
         & (next_event_ts.isNull() | (next_event_ts > cap_end))
     )
+
     dwell_uncapped = _seconds_between(F.col(C.TS), F.col("_end_uncapped"))
     dwell_capped = F.col("_dwell_uncapped") > F.lit(float(max_dwell_s))
     return (
@@ -272,7 +286,8 @@ def build_visits(
         ``unknown_room_removed``.
     max_skew_s : float
         Largest gap, in seconds, by which an orphan leave may precede an enter of the same
-        room and still be paired with it as clock skew.
+        room and still be paired with it as clock skew. Leaves of other rooms between the
+        two do not matter.
 
     Returns
     -------
