@@ -263,6 +263,10 @@ def read_events(
     -----
     ``accepted`` and ``rejected`` are lazy: each action on them reads the input again.
     Persist them when both are used on large data.
+
+    A compressed file that is cut short (for example a ``.gz`` from an interrupted copy)
+    fails the counting job with Spark's read error, because its remaining lines cannot be
+    read or counted.
     """
     files = resolve_input(spark, path, input_format, start_date, end_date)
     min_micros, max_micros = ts_bounds(min_ts, max_ts)
