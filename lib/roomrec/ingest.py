@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame, SparkSession, Window
@@ -359,7 +359,13 @@ def check_rejected_share(
     return share
 
 
-def write_rejected(result: IngestResult, out_dir: str) -> None:
+class HasRejected(Protocol):
+    """Any result with a ``rejected`` frame: IngestResult, AdapterResult or LoadResult."""
+
+    rejected: DataFrame
+
+
+def write_rejected(result: HasRejected, out_dir: str) -> None:
     """Write rejected records as JSON lines under ``out_dir/reason=<code>/``, overwriting."""
     result.rejected.write.mode("overwrite").partitionBy(C.REASON).json(out_dir)
     logger.info("wrote rejected records to %s", out_dir)
