@@ -4,7 +4,8 @@ Each example writes a small JSON-lines file with valid events in random order, e
 duplicate lines and broken lines. The checks: every record is accounted for, each
 accepted room_enter becomes exactly one visit, and dwell stays within its bounds. A rerun
 gives the same rows, and the visits equal those of a plain-Python reference sessionizer
-written from the rules in roomrec.visits."""
+written from the rules in roomrec.visits.
+"""
 
 from __future__ import annotations
 
