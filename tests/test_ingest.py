@@ -129,6 +129,17 @@ def test_read_events_reason_codes(spark, tmp_path):
     assert sum(result.counts["rejected"].values()) == len(lines) - 1
 
 
+def test_read_events_persists_parsed_records(spark, tmp_path):
+    write_events(tmp_path / "events/part-0.json", [event("e1", "2026-01-05T10:00:00Z")])
+
+    result = read_events(spark, str(tmp_path / "events"))
+
+    assert result.stored.is_cached
+    assert result.accepted.count() == 1
+    result.unpersist()
+    assert not result.stored.is_cached
+
+
 def test_read_events_keeps_source_file(spark, tmp_path):
     path = write_lines(tmp_path / "events/part-0.json", ["broken"])
 

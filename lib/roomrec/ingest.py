@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pandas as pd
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -65,11 +66,19 @@ class IngestResult:
         ``read``, ``accepted``, ``rejected`` (reason code to count), ``duplicates_removed``,
         ``repaired`` (repair code to count of records changed but kept), plus ``source``,
         ``input_format`` and ``files``. Plain Python values, small enough to log.
+    stored : DataFrame or None
+        The persisted frame that ``accepted`` and ``rejected`` are read from.
     """
 
     accepted: DataFrame
     rejected: DataFrame
     counts: dict[str, Any] = field(default_factory=dict)
+    stored: DataFrame | None = field(default=None, repr=False)
+
+    def unpersist(self) -> None:
+        """Release the persisted frame behind ``accepted`` and ``rejected``."""
+        if self.stored is not None:
+            self.stored.unpersist()
 
 
 def parse_utc_bound(value: str, name: str) -> int:
@@ -261,8 +270,8 @@ def read_events(
 
     Notes
     -----
-    ``accepted`` and ``rejected`` are lazy: each action on them reads the input again.
-    Persist them when both are used on large data.
+    ``accepted`` and ``rejected`` come from one frame persisted with MEMORY_AND_DISK and
+    filled by the counting job. Call ``IngestResult.unpersist()`` when done with them.
 
     A compressed file that is cut short (for example a ``.gz`` from an interrupted copy)
     fails the counting job with Spark's read error, because its remaining lines cannot be
@@ -285,7 +294,23 @@ def read_events(
     classified = classify_events(
         parsed, min_micros=min_micros, max_micros=max_micros, max_id_length=max_id_length
     )
-    accepted = classified.filter(
+    # The counting job below parses the input once and fills this persisted frame, so later
+    # actions (bots, visits, rejected records) do not parse it again. Only rejected rows
+    # keep their raw text, which is most of a row's size.
+    is_rejected = F.col(C.REASON).isNotNull()
+    stored = classified.select(
+        C.EVENT_ID,
+        "_ts_parsed",
+        C.USER_ID,
+        C.EVENT_TYPE,
+        C.ROOM_ID,
+        C.SCREEN,
+        C.REASON,
+        _DUPLICATE_RANK,
+        F.when(is_rejected, F.col(C.RAW_RECORD)).alias(C.RAW_RECORD),
+        F.when(is_rejected, F.col(C.SOURCE_FILE)).alias(C.SOURCE_FILE),
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    accepted = stored.filter(
         F.col(C.REASON).isNull() & (F.col(_DUPLICATE_RANK) == F.lit(1))
     ).select(
         C.EVENT_ID,
@@ -295,10 +320,8 @@ def read_events(
         C.ROOM_ID,
         C.SCREEN,
     )
-    rejected = classified.filter(F.col(C.REASON).isNotNull()).select(
-        C.RAW_RECORD, C.REASON, C.SOURCE_FILE
-    )
-    read, rejected_counts, duplicates, accepted_count = count_classified(classified)
+    rejected = stored.filter(is_rejected).select(C.RAW_RECORD, C.REASON, C.SOURCE_FILE)
+    read, rejected_counts, duplicates, accepted_count = count_classified(stored)
     counts: dict[str, Any] = {
         "source": path,
         "input_format": files.input_format,
@@ -317,7 +340,7 @@ def read_events(
         sum(rejected_counts.values()),
         duplicates,
     )
-    return IngestResult(accepted=accepted, rejected=rejected, counts=counts)
+    return IngestResult(accepted=accepted, rejected=rejected, counts=counts, stored=stored)
 
 
 def rejected_share(counts: dict[str, Any]) -> float:
