@@ -266,7 +266,7 @@ def test_read_aggregated_public_steam_hours(spark, shared_data):
         value_unit="hours",
     )
 
-    # The file has 70,490 lines: the header and 70,489 records (its README says 70,490).
+    # The file has 70,490 lines: the header and 70,489 records (its README counts 70,490).
     assert result.counts["read"] == 70_489
     assert result.counts["accepted"] + sum(result.counts["rejected"].values()) == 70_489
     assert result.counts["accepted"] > 70_000
