@@ -524,12 +524,13 @@ def explore_inputs(
     end_date: str,
     max_rejected_share: float,
     ws: Workspace,
+    event_options: dict | None = None,
 ) -> ExploredLogs:
     """Ingest the logs as ``02_build_interactions`` does and keep the events for exploring."""
     stage = ingest(
         spark, inputs, input_format=input_format, input_options=input_options,
         start_date=start_date, end_date=end_date, max_rejected_share=max_rejected_share,
-        ws=ws,
+        ws=ws, event_options=event_options,
     )
     visits = stage.visits.cache()
     pairs = aggregate_visits(visits, read_rooms(spark, inputs.rooms)).cache()
