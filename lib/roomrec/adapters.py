@@ -175,6 +175,20 @@ def _check_columns_present(requested: Sequence[str], available: Sequence[str], p
         )
 
 
+# A decimal number as text: digits with an optional fraction and exponent, or "nan"/"inf".
+_NUMBER_PATTERN = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|(?i)nan|(?i)inf(inity)?)$"
+
+
+def parse_number(text: Column) -> Column:
+    """Cast text to double, or null when it is not a number.
+
+    A plain cast returns null on PySpark 3.5 but raises on PySpark 4, where ANSI mode is on
+    by default, so only text that looks like a number reaches the cast.
+    """
+    trimmed = F.trim(text)
+    return F.when(trimmed.rlike(_NUMBER_PATTERN), trimmed.cast("double"))
+
+
 def parse_time(text: Column, time_format: str) -> Column:
     """Convert text to a UTC timestamp: ISO-8601, or seconds or milliseconds since the epoch.
 
@@ -182,7 +196,7 @@ def parse_time(text: Column, time_format: str) -> Column:
     """
     if time_format == "iso":
         return parse_iso_ts(text)
-    number = F.trim(text).cast("double")
+    number = parse_number(text)
     micros = number * F.lit(1e6 if time_format == "unix_s" else 1e3)
     plausible = number.isNotNull() & ~F.isnan(number) & (F.abs(micros) < F.lit(_MAX_EPOCH_MICROS))
     return F.when(plausible, F.timestamp_micros(F.round(micros).cast("long")))
@@ -466,7 +480,7 @@ def read_aggregated(
     checks = _format_checks()
     checks += _missing_checks((C.USER_ID, C.ROOM_ID) + ((VALUE,) if value_kind != "none" else ()))
     checks += _id_checks(max_id_length)
-    number = F.trim(F.col(VALUE)).cast("double") if value_kind != "none" else F.lit(0.0)
+    number = parse_number(F.col(VALUE)) if value_kind != "none" else F.lit(0.0)
     typed = parsed.withColumn("_value", number)
     if value_kind != "none":
         value = F.col("_value")
