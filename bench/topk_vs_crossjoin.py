@@ -86,6 +86,9 @@ def main() -> None:
             frame.count()
             timings[name] = round(time.perf_counter() - start, 2)
             results[name] = frame
+            print(f"{name}: {timings[name]} s", flush=True)
+        # NOTE: on the default size this comparison ran out of the driver's heap once;
+        # the timings above are printed first so they survive it.
         a, b = results.values()
         differing = a.exceptAll(b).count() + b.exceptAll(a).count()
     print(json.dumps({
