@@ -145,7 +145,7 @@ def add_confidence(
         Confidence scheme; see :func:`confidence_value`.
     own_room_weight : float
         Multiplier for rows of rooms the user owns. Owners enter their own rooms far more
-        often than any other, which says little about taste and would dominate the
+        often than any other, which reveals little about taste and would dominate the
         factors; 0 (the default) drops those rows.
     normalization : str
         ``none``, or ``user_max`` to divide each user's values by that user's maximum so

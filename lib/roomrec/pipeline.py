@@ -46,7 +46,7 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Workspace:
-    """Where a run writes: small files for people, Parquet for Spark.
+    """Output locations of a run: small files for people, Parquet for Spark.
 
     ``artifacts_dir`` is a local folder for JSON, CSV and plots. ``data_dir`` contains the
     Parquet tables, which every executor must reach: on a cluster an ``hdfs://`` or
