@@ -66,7 +66,8 @@ def test_committed_outputs_are_clean(path):
         for output in cell.get("outputs", []):
             assert output.output_type != "error"
             text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
-            assert "/work/" not in text and "/home/" not in text, "absolute path in output"
+            assert "/work/" not in text, "absolute path in output"
+            assert "/home/" not in text, "absolute path in output"
             assert "WARN" not in text, "JVM warning in output"
             assert "Warning" not in text, "Python warning in output"
 

@@ -1,8 +1,10 @@
-"""Lists from the affinities the generator planted: an upper reference for any model.
+"""Lists from the affinities the generator planted: a reference point for any model.
 
-The generator decides every visit from these affinities plus chance, so ranking rooms
-by true affinity is the best a model could learn from the data; its metrics bound what
-ALS can reach. It exists only for generated data.
+Ranking rooms by true affinity shows how much of the planted taste a model recovers.
+It is not a strict upper bound: the generator's choices also weigh popularity, room age
+and access, and the affinities are those at the end of the window, so ALS can score
+above it (it does on repeat visits of the default data). It exists only for generated
+data.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def oracle_lists(
 ) -> DataFrame:
     """Return each user's top-K rooms by planted affinity as a recommendation list.
 
-    ``exclude`` holds (``user_idx``, ``room_idx``) pairs to leave out, for example the
+    ``exclude`` contains (``user_idx``, ``room_idx``) pairs to leave out, for example the
     rooms seen in training when the list serves the discovery slice.
     """
     candidates = (
