@@ -23,6 +23,7 @@ from roomrec.interactions import (
     filter_support,
 )
 from roomrec.notebook import artifacts_path, read_json, write_json
+from roomrec.spark import materialize
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def build_interactions(
     min_room_users: int,
 ) -> InteractionsStage:
     """Aggregate visits per (user, room), index ids densely and compute confidence."""
-    pairs = aggregate_visits(visits, rooms).cache()
+    pairs = materialize(aggregate_visits(visits, rooms))
     user_index = build_index(pairs, C.USER_ID, C.USER_IDX).cache()
     room_index = build_index(pairs, C.ROOM_ID, C.ROOM_IDX).cache()
     indexed = apply_index(pairs, user_index, room_index)
@@ -407,7 +408,7 @@ def split_data(
         window = {"split": split, "fractions": list(random_fractions), "seed": seed}
     else:
         raise ValueError(f"unknown split {split!r}; choose temporal or random")
-    return SplitData(train_pairs.cache(), eval_pairs.cache(), train_visits, window)
+    return SplitData(materialize(train_pairs), materialize(eval_pairs), train_visits, window)
 
 
 def prepare_tuning(
@@ -433,9 +434,9 @@ def prepare_tuning(
         spark, ws, phase="tune", split=split, validation_days=validation_days,
         test_days=test_days, random_fractions=random_fractions, seed=seed,
     )
-    train = filter_support(
+    train = materialize(filter_support(
         parts.train_pairs, min_user_rooms=min_user_rooms, min_room_users=min_room_users
-    ).interactions.cache()
+    ).interactions)
     relevant = parts.discovery.cache()
     users = relevant.select(C.USER_IDX).distinct().cache()
     fallback = global_popularity(parts.train_pairs, users, k=k, exclude_seen=True).cache()
