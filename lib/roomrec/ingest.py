@@ -134,7 +134,10 @@ def parse_iso_ts(text: Column) -> Column:
     """
     trimmed = F.trim(text)
     zoned = F.when(trimmed.rlike(_ZONE_PATTERN), trimmed).otherwise(F.concat(trimmed, F.lit("Z")))
-    return F.when(trimmed.rlike(ISO_TS_PATTERN), zoned.cast("timestamp"))
+    # The pattern admits impossible values such as month 13. A plain cast turns those into
+    # null on Spark 3.5 but raises on Spark 4, where ANSI mode is on by default, so the
+    # conversion goes through try_to_timestamp, which returns null on both.
+    return F.when(trimmed.rlike(ISO_TS_PATTERN), F.try_to_timestamp(zoned))
 
 
 def first_failing_reason(checks: list[tuple[Column, str]]) -> Column:
