@@ -275,6 +275,8 @@ def test_dry_run_steps_run_roomrec(in_repo, capsys, cluster):
         "--params",
         "params/emr.yaml",
     ]
+    # scripts/run-step-from-wheel.sh runs step_command locally, so it must be this line.
+    assert shlex.split(run_line.split(" || ")[0]) == emr.step_command("params/emr.yaml")
     assert 'exit "$status"' in script
     assert cluster["runs_uri"] in script
     # The step script must be valid bash.
@@ -385,6 +387,7 @@ def test_shell_scripts_found():
     names = {script.name for script in SHELL_SCRIPTS}
     assert "install-roomrec.sh" in names
     assert "test-pyspark4.sh" in names
+    assert "run-step-from-wheel.sh" in names
 
 
 def test_bootstrap_rejects_missing_wheel(tmp_path):

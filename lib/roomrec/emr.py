@@ -250,6 +250,24 @@ def requirements_uri(cluster: dict) -> str:
 # -- Command builders -----------------------------------------------------------------
 
 
+def step_command(params_path: str) -> list[str]:
+    """Return the command the run step starts in the project folder on the primary node.
+
+    ``scripts/run-step-from-wheel.sh`` runs the same command locally from a built wheel.
+    """
+    return [
+        "roomrec",
+        "run",
+        "--params",
+        params_path,
+        "--notebooks-dir",
+        NOTEBOOKS_DIR,
+        "--runs-dir",
+        "runs",
+        "--no-progress",
+    ]
+
+
 def build_steps(cluster: dict, params_path: str) -> list[dict]:
     """Build the two EMR steps: prepare the primary node, then run the notebooks.
 
@@ -269,19 +287,7 @@ def build_steps(cluster: dict, params_path: str) -> list[dict]:
         "aws s3 sync --delete --exclude 'runs/*' "
         f"{shlex.quote(cluster['project_uri'])} {project_dir}",
     ]
-    run_command = shlex.join(
-        [
-            "roomrec",
-            "run",
-            "--params",
-            params_path,
-            "--notebooks-dir",
-            NOTEBOOKS_DIR,
-            "--runs-dir",
-            "runs",
-            "--no-progress",
-        ]
-    )
+    run_command = shlex.join(step_command(params_path))
     runs_uri = shlex.quote(cluster["runs_uri"])
     run = [
         "set -uo pipefail",
