@@ -280,8 +280,12 @@ def _export_html(notebook: Path) -> None:
         return
     from nbconvert import HTMLExporter
 
+    # nbconvert warns once per notebook about plots without alternative text, which
+    # every matplotlib output lacks. Only the exporter's errors reach the run log.
+    html_logger = logging.getLogger(f"{__name__}.html")
+    html_logger.setLevel(logging.ERROR)
     try:
-        body, _ = HTMLExporter().from_filename(str(notebook))
+        body, _ = HTMLExporter(log=html_logger).from_filename(str(notebook))
     except Exception as error:  # an HTML copy is a convenience; never fail the run on it
         logger.warning("could not write HTML copy of %s: %s", notebook.name, error)
         return
