@@ -190,8 +190,22 @@ def _ensure_checkpoint_dir(spark, checkpoint_dir: str) -> None:
     context = spark.sparkContext
     if checkpoint_dir:
         context.setCheckpointDir(checkpoint_dir)
-    elif context.getCheckpointDir() is None:
-        context.setCheckpointDir(tempfile.mkdtemp(prefix="roomrec-checkpoints-"))
+        return
+    if context.getCheckpointDir() is not None:
+        return
+    # PySpark 4.3 applies spark.checkpoint.dir at start-up, but 3.5.9 ignores it.
+    configured = context.getConf().get("spark.checkpoint.dir", "")
+    if configured:
+        context.setCheckpointDir(configured)
+        return
+    if not context.master.startswith("local"):
+        # Executors on other nodes cannot write to a folder on the driver's disk.
+        raise ValueError(
+            f"no checkpoint directory for the {context.master} session; set the "
+            "checkpoint_dir parameter to a path every node reaches, such as "
+            "hdfs:///roomrec/checkpoints"
+        )
+    context.setCheckpointDir(tempfile.mkdtemp(prefix="roomrec-checkpoints-"))
 
 
 def materialize(frame: DataFrame) -> DataFrame:
@@ -206,6 +220,11 @@ def materialize(frame: DataFrame) -> DataFrame:
     checkpoint directory, HDFS on EMR), so unlike ``localCheckpoint`` it survives a lost
     executor.
 
+    NOTE: Spark deletes the files when the frame is garbage-collected while the session
+    runs, and only with ``spark.cleaner.referenceTracking.cleanCheckpoints`` on (a
+    roomrec default). Files of frames still referenced when a kernel exits stay in the
+    checkpoint directory.
+
     Raises
     ------
     RuntimeError
@@ -217,9 +236,5 @@ def materialize(frame: DataFrame) -> DataFrame:
             "roomrec.spark.get_spark(checkpoint_dir=...) or call "
             "spark.sparkContext.setCheckpointDir(PATH) first"
         )
-    cached = frame.cache()
-    # The eager checkpoint runs two jobs: the count fills the cache, and the write to the
-    # checkpoint directory reads from it instead of computing the frame again.
-    checkpointed = cached.checkpoint(eager=True)
-    cached.unpersist()
-    return checkpointed.cache()
+    # An eager checkpoint computes the frame in the one job that writes the files.
+    return frame.checkpoint(eager=True).cache()
