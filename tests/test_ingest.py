@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pyspark.sql import functions as F
 
 from roomrec import columns as C
 from roomrec.adapters import load_visits
@@ -16,6 +17,7 @@ from roomrec.ingest import (
     ReconciliationError,
     RejectedShareError,
     check_rejected_share,
+    parse_iso_ts,
     read_events,
     reconcile,
     write_rejected,
@@ -376,3 +378,23 @@ def test_bad_input_case(spark, name):
     reasons = {row[C.REASON] for row in result.rejected.collect()}
     assert reasons == set(case["rejected"])
     assert set(result.quality["stage"]) >= {"read", "accepted", "repaired"}
+
+
+def test_parse_iso_ts_impossible_date_under_ansi(spark):
+    # Spark 4 turns ANSI mode on by default, where a plain cast of an impossible date
+    # raises instead of returning null.
+    previous = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    try:
+        rows = (
+            spark.createDataFrame(
+                [("2026-13-45T25:61:00.000Z",), ("2026-01-05T13:04:55+02:00",)], "text string"
+            )
+            .select(F.unix_micros(parse_iso_ts(F.col("text"))).alias("micros"))
+            .collect()
+        )
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", previous)
+    expected = dt.datetime(2026, 1, 5, 11, 4, 55, tzinfo=UTC).timestamp() * 1_000_000
+    assert rows[0]["micros"] is None
+    assert rows[1]["micros"] == expected
