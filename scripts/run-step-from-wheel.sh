@@ -8,8 +8,8 @@
 #             temporary folder). It must be new or empty.
 #   PYTHON    interpreter for the venv (default: python3)
 #
-# Builds the roomrec wheel from the committed HEAD (a clean git archive, so neither
-# uncommitted changes nor a stale build/ folder end up in it), installs requirements.txt
+# Builds the roomrec wheel from a git archive of the committed HEAD, so neither
+# uncommitted changes nor a stale build/ folder end up in it. Installs requirements.txt
 # and then the wheel without its dependencies into a new venv, as
 # emr-bootstrap/install-roomrec.sh does on each node. Unlike the bootstrap, the venv
 # also gets pyspark from requirements.txt, because no cluster provides Spark here. Then
