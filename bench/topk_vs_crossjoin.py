@@ -49,8 +49,9 @@ def main() -> None:
     parser.add_argument("--rank", type=int, default=32)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--user-fraction", type=float, default=1.0,
-                        help="share of the users that both approaches score (default: 1, all); "
-                             "below 1, recommendForUserSubset is also timed on all users")
+                        help="share of the users that both approaches score (default: 1, all "
+                             "users). Below 1, recommendForUserSubset is also timed on "
+                             "all users")
     args = parser.parse_args()
     if not 0 < args.user_fraction <= 1:
         parser.error(f"--user-fraction must be in (0, 1], got {args.user_fraction}")
@@ -107,8 +108,9 @@ def main() -> None:
             results[name] = frame
             print(f"{name}: {timings[name]} s", flush=True)
         # A full outer join on (user, room) finds the rows only one side has. Scores that
-        # tie in float precision may order differently at the K-th place, so the script
-        # reports differing rows instead of failing on them.
+        # tie in float precision may order differently at the K-th place, and roomrec's
+        # list is shorter for a user who has seen more rooms than the headroom. So the
+        # script reports differing rows instead of failing on them.
         subset, cross = (frame.withColumn(name, F.lit(True)) for name, frame in results.items())
         differing = (
             subset.join(cross, on=[C.USER_IDX, C.ROOM_IDX], how="full_outer")
